@@ -1,0 +1,232 @@
+"""The connection: authentication, limits, dispatch of client messages, error frames.
+
+Client frames are parsed and validated by `chat.protocol`; handlers here are thin:
+they call services and selectors (in the database thread) and `chat.events`.
+Sockets are not members of channel-layer groups themselves: the process hub
+(`chat.hub`) subscribes them to topics and hands them pre-encoded frames.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from django.conf import settings
+
+from chat import protocol
+from chat.consumers.connection import Outbox
+from chat.consumers.rooms import RoomsMixin
+from chat.exceptions import ClientError, InvalidMessage, NotAuthenticated, RateLimited
+from chat.hub import ALL_TOPIC, get_hub, user_topic
+from chat.presence import ONLINE, get_presence
+from yyc3_realtime.auth import AuthFailed, aauthenticate_token
+
+logger = logging.getLogger(__name__)
+
+CLOSE_AUTH = 4001
+CLOSE_KICKED = 4003
+CLOSE_POLICY = 4008
+CLOSE_TOO_MANY = 4029
+CLOSE_TOO_BIG = 1009
+CLOSE_ERROR = 1011
+
+
+class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
+    """One WebSocket connection, on `/ws` or on a room-type route."""
+
+    # Reached through the process hub, not a layer channel per socket.
+    channel_layer_alias = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = None
+        self.user_id = ""
+        self.conn_id = uuid.uuid4().hex
+        self.rooms = {}
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.outbox: Outbox | None = None
+        self._auth_timer: asyncio.TimerHandle | None = None
+        self._bad: list[float] = []
+        self._tokens = float(settings.WS_MESSAGES_BURST)
+        self._tokens_at = time.monotonic()
+        self._topics: list[str] = []
+
+    async def dispatch(self, message: dict) -> None:
+        # Only ASGI events arrive here. Skips channels' per-message hop to the
+        # shared sync thread: database work already runs in database_sync_to_async.
+        kind = message["type"]
+        if kind == "websocket.receive":
+            await self.websocket_receive(message)
+        elif kind == "websocket.connect":
+            await self.websocket_connect(message)
+        elif kind == "websocket.disconnect":
+            await self.websocket_disconnect(message)
+
+    # --- sending -----------------------------------------------------------------
+
+    def push(self, text: str) -> None:
+        """Deliver an encoded frame (called by the hub for every subscribed topic)."""
+        if self.outbox is not None:
+            self.outbox.push({"type": "websocket.send", "text": text})
+
+    def send_frame(self, frame: dict) -> None:
+        self.push(protocol.encode(frame))
+
+    async def close_with(self, code: int) -> None:
+        """Close after every frame queued so far has gone out."""
+        if self.outbox is None or self.outbox.closed:
+            return
+        await self.outbox.flush()
+        self.outbox.push({"type": "websocket.close", "code": code})
+        self.outbox.closed = True
+
+    def control(self, topic: str, action: dict) -> None:
+        """Called by the hub for a server-only instruction (kick, room closed)."""
+        kind = action.get("action")
+        if kind == "kick" and action.get("userId") == self.user_id:
+            self._spawn("kick", self.close_with(CLOSE_KICKED))
+        elif kind == "room_closed":
+            self._spawn(f"closed:{topic}", self.room_closed_by_server(topic))
+
+    def _spawn(self, name: str, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks[name] = task
+        task.add_done_callback(lambda _t: self.tasks.pop(name, None))
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def connect(self) -> None:
+        info = self.scope["ws"]
+        self.session_id = info["clientId"] or str(uuid.uuid4())
+        self.outbox = Outbox(self.base_send)
+        # auth_error + 4001 needs the handshake accepted first: closing before
+        # accept() turns into an HTTP 403 the client cannot read.
+        await self.accept()
+        if info["auth_error"]:
+            await self.refuse_auth(info["auth_error"])
+        elif self.scope["user"].is_authenticated:
+            await self.authenticated(self.scope["user"], info["lastNotificationId"])
+        else:
+            loop = asyncio.get_running_loop()
+            self._auth_timer = loop.call_later(
+                settings.WS_AUTH_TIMEOUT,
+                lambda: self._spawn("auth-timeout", self.close_with(CLOSE_AUTH)),
+            )
+
+    async def refuse_auth(self, reason: str) -> None:
+        self.send_frame(protocol.auth_error(reason))
+        await self.close_with(CLOSE_AUTH)
+
+    async def authenticated(self, user, last_notification_id: str | None) -> None:
+        """Called once a token proved who this is: limits, topics, auth_success."""
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        self.user, self.user_id = user, str(user.pk)
+        mine, _ = await get_presence().join(ONLINE, self.user_id, self.conn_id)
+        if mine > settings.WS_MAX_CONNECTIONS_PER_USER:
+            self.send_frame(
+                protocol.error(
+                    "rate_limited", "too many connections for this user", "auth"
+                )
+            )
+            await self.close_with(CLOSE_TOO_MANY)
+            return
+        hub = get_hub()
+        self._topics = [user_topic(user.pk), ALL_TOPIC]
+        for topic in self._topics:
+            await hub.subscribe(topic, self)
+        self.send_frame(protocol.auth_success(self.user_id, self.session_id))
+        await self.after_authenticated(last_notification_id)
+
+    async def after_authenticated(self, last_notification_id: str | None) -> None:
+        """Called after auth_success; a room-type route joins its room here."""
+
+    async def disconnect(self, code: int) -> None:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        for task in list(self.tasks.values()):
+            task.cancel()
+        if self.outbox is not None:
+            self.outbox.cancel()
+        try:
+            await self.leave_all_rooms()
+            hub = get_hub()
+            for topic in self._topics:
+                await hub.unsubscribe(topic, self)
+            if self.user is not None:
+                await get_presence().leave(ONLINE, self.user_id, self.conn_id)
+        except Exception:
+            logger.warning("cleanup after disconnect failed", exc_info=True)
+
+    # --- receiving -------------------------------------------------------------------
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None
+    ):
+        ref = request_id = None
+        try:
+            if text_data is not None and len(text_data) > settings.WS_MAX_MESSAGE_BYTES:
+                self.send_frame(
+                    protocol.error(
+                        "message_too_long",
+                        f"frame larger than {settings.WS_MAX_MESSAGE_BYTES} bytes",
+                        None,
+                    )
+                )
+                await self.close_with(CLOSE_TOO_BIG)
+                return
+            msg = protocol.parse_frame(text_data, bytes_data)
+            ref, request_id = protocol.message_type_of(msg), protocol.request_id_of(msg)
+            self._take_token()
+            spec, inbound = protocol.validate(msg)
+            if spec.needs_auth and self.user is None:
+                raise NotAuthenticated("send auth with a token first")
+            await getattr(self, spec.handler)(inbound)
+        except ClientError as exc:
+            self.send_frame(
+                protocol.error(exc.code, exc.message, ref, request_id, exc.extra)
+            )
+            await self._count_bad()
+        except Exception:
+            logger.exception("error handling a %s message", ref)
+            await self.close_with(CLOSE_ERROR)
+
+    def _take_token(self) -> None:
+        now = time.monotonic()
+        rate, burst = settings.WS_MESSAGES_PER_SECOND, settings.WS_MESSAGES_BURST
+        self._tokens = min(burst, self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if self._tokens < 1:
+            wait_ms = int((1 - self._tokens) / rate * 1000) + 1
+            raise RateLimited(
+                f"too many messages: wait {wait_ms} ms", extra={"retryAfterMs": wait_ms}
+            )
+        self._tokens -= 1
+
+    async def _count_bad(self) -> None:
+        now = time.monotonic()
+        self._bad = [t for t in self._bad if now - t < 60] + [now]
+        if len(self._bad) > settings.WS_MAX_BAD_MESSAGES_PER_MINUTE:
+            await self.close_with(CLOSE_POLICY)
+
+    # --- handlers (named in protocol.CLIENT_MESSAGES) --------------------------
+
+    async def on_ping(self, inbound: protocol.Inbound) -> None:
+        self.send_frame(protocol.pong(inbound.request_id))
+
+    async def on_auth(self, inbound: protocol.Inbound) -> None:
+        try:
+            user = await aauthenticate_token(inbound.data["token"])
+        except AuthFailed as exc:
+            await self.refuse_auth(exc.reason)
+            return
+        if self.user is not None:
+            if str(user.pk) != self.user_id:
+                raise InvalidMessage("this connection is signed in as another user")
+            self.send_frame(protocol.auth_success(self.user_id, self.session_id))
+            return
+        if inbound.data["clientId"]:
+            self.session_id = inbound.data["clientId"]
+        await self.authenticated(user, inbound.data["lastNotificationId"])

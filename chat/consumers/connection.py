@@ -1,0 +1,93 @@
+"""The transport half of a socket: ordered, non-blocking sends with a bounded backlog.
+
+Fan-out hands the same encoded text to many sockets from one loop. A send that
+can complete at once (the usual case) completes inline, with no task; a socket
+whose client stops reading gets a backlog, drained by one task, and is closed
+with 1013 when the backlog passes `WS_OUTBOX_LIMIT` frames, so one slow client
+never holds up a room nor grows memory without bound. The client resumes from
+history after reconnecting.
+"""
+
+import asyncio
+import logging
+from collections import deque
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+CLOSE_BACKLOG = 1013
+
+
+class Outbox:
+    """Ordered delivery to one ASGI `send` callable."""
+
+    __slots__ = ("send", "backlog", "writer", "closed", "limit")
+
+    def __init__(self, send) -> None:
+        self.send = send
+        self.backlog: deque[dict] | None = None
+        self.writer: asyncio.Task | None = None
+        self.closed = False
+        self.limit = settings.WS_OUTBOX_LIMIT
+
+    def push(self, message: dict) -> None:
+        """Queue an ASGI message; never blocks, never raises."""
+        if self.closed:
+            return
+        if self.backlog is not None:
+            if len(self.backlog) >= self.limit:
+                self._overflow()
+            else:
+                self.backlog.append(message)
+            return
+        coro = self.send(message)
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            self.closed = True
+            return
+        # The send has to wait (the client is not reading): finish it, and any
+        # later sends, in one task.
+        self.backlog = deque()
+        self.writer = asyncio.ensure_future(self._finish(coro, waiting_on))
+
+    async def _finish(self, coro, waiting_on) -> None:
+        try:
+            while True:
+                if waiting_on is None:
+                    await asyncio.sleep(0)
+                else:
+                    await asyncio.wait((waiting_on,))
+                try:
+                    waiting_on = coro.send(None)
+                except StopIteration:
+                    break
+            while self.backlog:
+                await self.send(self.backlog.popleft())
+        except asyncio.CancelledError:
+            coro.close()
+            raise
+        except Exception:
+            self.closed = True
+        finally:
+            self.backlog = None
+            self.writer = None
+
+    def _overflow(self) -> None:
+        logger.info("closing a socket whose client stopped reading (backlog full)")
+        self.backlog.clear()
+        self.backlog.append({"type": "websocket.close", "code": CLOSE_BACKLOG})
+        self.closed = True
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has been handed to the server."""
+        while self.writer is not None:
+            await asyncio.shield(self.writer)
+
+    def cancel(self) -> None:
+        self.closed = True
+        if self.writer is not None:
+            self.writer.cancel()

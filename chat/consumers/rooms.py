@@ -1,0 +1,208 @@
+"""Room handlers shared by every route: join, leave, chat, history.
+
+What differs between room types comes from the room's policy (`chat.consumers.policy`).
+"""
+
+from channels.db import database_sync_to_async
+
+from django.conf import settings
+
+from chat import events, protocol, selectors, services
+from chat.consumers.policy import JoinedRoom, RoomPolicy
+from chat.exceptions import Forbidden, InvalidMessage, NotInRoom, RoomTypeMismatch
+from chat.hub import get_hub, room_topic
+from chat.models import Room
+from chat.presence import get_presence
+
+
+def policies() -> dict[str, RoomPolicy]:
+    from chat.consumers import POLICIES
+
+    return POLICIES
+
+
+def _open_room(*, room_id: str, room_type: str | None, user) -> tuple[Room, RoomPolicy]:
+    policy = policies().get(room_type) if room_type else None
+    room = services.room_open_for_join(
+        room_id=room_id,
+        room_type=room_type,
+        user=user,
+        create=policy.create_on_join if policy else "never",
+    )
+    policy = policies()[room.room_type]
+    if policy.record_membership:
+        services.room_member_add(room=room, user=user)
+    return room, policy
+
+
+def _recent(*, room_pk: int, room_id: str) -> list[dict]:
+    if not settings.WS_ROOM_STATE_RECENT:
+        return []
+    room = Room(pk=room_pk, room_id=room_id)
+    return selectors.message_history(room=room, limit=settings.WS_ROOM_STATE_RECENT)[0]
+
+
+def _history(*, user, room_id: str, data: dict) -> tuple[list[dict], bool]:
+    room = selectors.room_get_for_user(room_id=room_id, user=user)
+    return selectors.message_history(
+        room=room,
+        before=data["before"],
+        after=data["after"],
+        limit=data["limit"],
+        episode=data["episode"],
+        from_ms=data["fromMs"],
+        to_ms=data["toMs"],
+    )
+
+
+def _store_chat(*, joined: JoinedRoom, user, data: dict) -> tuple[dict, bool]:
+    return services.message_create_idempotent(
+        room=Room(pk=joined.pk, room_id=joined.room_id, room_type=joined.room_type),
+        user=user,
+        text=data["message"],
+        message_type=data["messageType"],
+        client_msg_id=data["clientMsgId"],
+        episode=data["episode"],
+        playback_ms=data["playbackMs"],
+    )
+
+
+def presence_key(room_pk: int) -> str:
+    return f"room.{room_pk}"
+
+
+class RoomsMixin:
+    """Room membership of one connection; mixed into the base consumer."""
+
+    # A room-type route serves one room: chat and history default to it.
+    default_room_id: str | None = None
+
+    def room_id_of(self, data: dict) -> str:
+        room_id = data.get("roomId") or self.default_room_id
+        if room_id is None:
+            raise InvalidMessage("'roomId' is required")
+        return room_id
+
+    def joined_room(self, room_id: str) -> JoinedRoom:
+        joined = self.rooms.get(room_id)
+        if joined is None:
+            raise NotInRoom(f"join room {room_id} first")
+        return joined
+
+    @property
+    def user_name(self) -> str:
+        return selectors.user_display_name(self.user)
+
+    async def join(
+        self, room_id: str, room_type: str | None, request_id: str | None
+    ) -> None:
+        """Join a room: subscribe, count presence, send room_state, announce."""
+        joined = self.rooms.get(room_id)
+        if joined is not None and room_type and joined.room_type != room_type:
+            raise RoomTypeMismatch(f"room {room_id} is a {joined.room_type} room")
+        if joined is None:
+            if len(self.rooms) >= settings.WS_MAX_ROOMS_PER_CONNECTION:
+                raise Forbidden("joined too many rooms on this connection")
+            room, policy = await database_sync_to_async(_open_room)(
+                room_id=room_id, room_type=room_type, user=self.user
+            )
+            slow = room.slow_mode_seconds
+            joined = JoinedRoom(
+                pk=room.pk,
+                room_id=room.room_id,
+                room_type=room.room_type,
+                title=room.title,
+                policy=policy,
+                slow_mode_seconds=policy.slow_mode_default() if slow is None else slow,
+            )
+            self.rooms[room_id] = joined
+            # Subscribe before reading recent history: a message committed after
+            # the read is published after the subscription, so none is lost.
+            await get_hub().subscribe(room_topic(joined.pk), self)
+            mine, count = await get_presence().join(
+                presence_key(joined.pk), self.user_id, self.conn_id
+            )
+        else:
+            mine, count = 0, await get_presence().count(presence_key(joined.pk))
+        recent = await database_sync_to_async(_recent)(
+            room_pk=joined.pk, room_id=room_id
+        )
+        room = {"roomId": room_id, "roomType": joined.room_type, "title": joined.title}
+        self.send_frame(protocol.room_state(room, count, recent, request_id))
+        if mine == 1:
+            if joined.policy.announce_presence(count):
+                await events.apresence(
+                    room_pk=joined.pk,
+                    kind="user_joined",
+                    room_id=room_id,
+                    user_id=self.user_id,
+                    user_name=self.user_name,
+                )
+            await joined.policy.on_joined(self, joined, count)
+
+    async def leave(self, joined: JoinedRoom, announce: bool = True) -> None:
+        """Leave a room; user_left goes out when the user's last connection left."""
+        if self.rooms.pop(joined.room_id, None) is None:
+            return
+        await get_hub().unsubscribe(room_topic(joined.pk), self)
+        mine, count = await get_presence().leave(
+            presence_key(joined.pk), self.user_id, self.conn_id
+        )
+        if announce and mine == 0 and joined.policy.announce_presence(count):
+            await events.apresence(
+                room_pk=joined.pk,
+                kind="user_left",
+                room_id=joined.room_id,
+                user_id=self.user_id,
+                user_name=self.user_name,
+            )
+        await joined.policy.on_left(self, joined, count)
+
+    async def leave_all_rooms(self) -> None:
+        for joined in list(self.rooms.values()):
+            await self.leave(joined)
+
+    async def room_closed_by_server(self, topic: str) -> None:
+        for joined in list(self.rooms.values()):
+            if room_topic(joined.pk) == topic:
+                self.send_frame(
+                    protocol.error(
+                        "room_closed",
+                        "the room was closed",
+                        None,
+                        extra={"roomId": joined.room_id},
+                    )
+                )
+                await self.leave(joined, announce=False)
+
+    # --- handlers ----------------------------------------------------------------
+
+    async def on_join_room(self, inbound: protocol.Inbound) -> None:
+        await self.join(
+            inbound.data["roomId"], inbound.data["roomType"], inbound.request_id
+        )
+
+    async def on_leave_room(self, inbound: protocol.Inbound) -> None:
+        await self.leave(self.joined_room(inbound.data["roomId"]))
+
+    async def on_chat(self, inbound: protocol.Inbound) -> None:
+        joined = self.joined_room(self.room_id_of(inbound.data))
+        joined.policy.check_chat(self, joined)
+        data, created = await database_sync_to_async(_store_chat)(
+            joined=joined, user=self.user, data=inbound.data
+        )
+        if not created:
+            # A retry of a message already stored: answer this connection only.
+            self.send_frame(protocol.chat(data))
+            return
+        await events.achat_message(room_pk=joined.pk, data=data)
+        await joined.policy.after_chat(self, joined, data)
+
+    async def on_history(self, inbound: protocol.Inbound) -> None:
+        room_id = self.room_id_of(inbound.data)
+        messages, has_more = await database_sync_to_async(_history)(
+            user=self.user, room_id=room_id, data=inbound.data
+        )
+        self.send_frame(
+            protocol.history(room_id, messages, has_more, inbound.request_id)
+        )

@@ -1,0 +1,33 @@
+"""The room-type route `/ws/<roomType>/<roomId>/`: one room per socket."""
+
+from chat import protocol
+from chat.consumers.base import BaseConsumer
+from chat.consumers.policy import RoomPolicy
+from chat.exceptions import ClientError, InvalidMessage
+
+# The room could not be joined (not found, closed, banned): see the error frame.
+CLOSE_ROOM_REFUSED = 4404
+
+
+class RoomConsumer(BaseConsumer):
+    """Joins the room of its URL after authenticating; `chat` may omit `roomId`."""
+
+    policy: RoomPolicy
+
+    async def connect(self) -> None:
+        self.default_room_id = self.scope["url_route"]["kwargs"]["room_id"]
+        await super().connect()
+
+    async def after_authenticated(self, last_notification_id: str | None) -> None:
+        try:
+            await self.join(self.default_room_id, self.policy.room_type, None)
+        except ClientError as exc:
+            self.send_frame(protocol.error(exc.code, exc.message, "join_room"))
+            await self.close_with(CLOSE_ROOM_REFUSED)
+
+    async def on_join_room(self, inbound: protocol.Inbound) -> None:
+        raise InvalidMessage(
+            "a room socket serves its own room only; use /ws to join others"
+        )
+
+    on_leave_room = on_join_room

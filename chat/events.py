@@ -1,0 +1,95 @@
+"""The one place that pushes to the channel layer.
+
+Sync callers (services, signal receivers, admin) get their push sent after the
+surrounding transaction commits; a rollback sends nothing. Async callers (the
+consumers) call the `a*` functions only after their write has committed.
+If the channel layer is down the write still stands: the failure is logged and
+clients catch up from history or the inbox.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+
+from django.db import transaction
+
+from chat import hub, protocol
+
+logger = logging.getLogger(__name__)
+
+
+async def apublish(topic: str, frame: dict) -> None:
+    """Send a frame to every socket subscribed to `topic`, on every process."""
+    await hub.publish(topic, protocol.encode(frame))
+
+
+async def acontrol(topic: str, action: dict) -> None:
+    """Send a server-only instruction (kick, close) to the sockets of `topic`."""
+    await hub.control(topic, action)
+
+
+def _send_now(send, *args) -> None:
+    try:
+        async_to_sync(send)(*args)
+    except Exception:
+        logger.exception("channel layer unavailable; push to %s dropped", args[0])
+
+
+def publish_on_commit(topic: str, frame: dict) -> None:
+    """Send `frame` to `topic` once the current transaction commits."""
+    text = protocol.encode(frame)
+    transaction.on_commit(lambda: _send_now(hub.publish, topic, text), robust=True)
+
+
+def control_on_commit(topic: str, action: dict) -> None:
+    transaction.on_commit(lambda: _send_now(hub.control, topic, action), robust=True)
+
+
+# --- domain events ------------------------------------------------------------------
+
+
+async def achat_message(*, room_pk: int, data: dict) -> None:
+    await apublish(hub.room_topic(room_pk), protocol.chat(data))
+
+
+async def apresence(
+    *, room_pk: int, kind: str, room_id: str, user_id: str, user_name: str
+) -> None:
+    """Publish `user_joined` or `user_left`."""
+    await apublish(
+        hub.room_topic(room_pk),
+        protocol.presence_event(kind, room_id, user_id, user_name),
+    )
+
+
+async def aonline_count(*, room_pk: int, room_id: str, online_count: int) -> None:
+    await apublish(
+        hub.room_topic(room_pk), protocol.presence_count(room_id, online_count)
+    )
+
+
+def message_deleted(*, room, message_id: str) -> None:
+    publish_on_commit(
+        hub.room_topic(room.pk), protocol.message_deleted(room.room_id, message_id)
+    )
+
+
+def user_kicked(*, room, user_id: int) -> None:
+    """Close `user_id`'s sockets in `room` with 4003."""
+    control_on_commit(
+        hub.room_topic(room.pk), {"action": "kick", "userId": str(user_id)}
+    )
+
+
+def room_closed(*, room) -> None:
+    control_on_commit(hub.room_topic(room.pk), {"action": "room_closed"})
+
+
+def user_frame(*, user_id: int, frame: dict) -> None:
+    """Push `frame` to every connection of one user, after commit."""
+    publish_on_commit(hub.user_topic(user_id), frame)
+
+
+def everyone_frame(*, frame: dict) -> None:
+    """Push `frame` to every authenticated connection, after commit."""
+    publish_on_commit(hub.ALL_TOPIC, frame)

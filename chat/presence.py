@@ -1,0 +1,140 @@
+"""Who is online where, per user across devices and across server processes.
+
+A key (a room, or `online` for the whole server) holds connections; answers are
+(connections of this user under the key, distinct users under the key). With
+`REDIS_URL` the state lives in Redis so every process sees the same counts;
+entries carry an expiry that live processes keep pushing forward, so a crashed
+process's sockets disappear within `3 x WS_GROUP_REFRESH_SECONDS`.
+"""
+
+import asyncio
+import time
+import weakref
+
+from django.conf import settings
+
+ONLINE = "online"
+
+_SWEEP = """
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+for _, m in ipairs(dead) do
+  local u = string.match(m, '^(.-)|')
+  if redis.call('HINCRBY', KEYS[2], u, -1) <= 0 then redis.call('HDEL', KEYS[2], u) end
+end
+if #dead > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4]) end
+"""
+_JOIN = (
+    _SWEEP
+    + """
+local n
+if redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1]) == 1 then
+  n = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+else
+  n = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5]); redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return {n, redis.call('HLEN', KEYS[2])}
+"""
+)
+_LEAVE = (
+    _SWEEP
+    + """
+local n
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  n = redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
+  if n <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]); n = 0 end
+else
+  n = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+end
+return {n, redis.call('HLEN', KEYS[2])}
+"""
+)
+
+
+class LocalPresence:
+    """Presence for a single process (the embedded default)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, dict[str, set[str]]] = {}
+
+    async def join(self, key: str, user_id: str, conn_id: str) -> tuple[int, int]:
+        users = self.keys.setdefault(key, {})
+        conns = users.setdefault(user_id, set())
+        conns.add(conn_id)
+        return len(conns), len(users)
+
+    async def leave(self, key: str, user_id: str, conn_id: str) -> tuple[int, int]:
+        users = self.keys.get(key, {})
+        conns = users.get(user_id, set())
+        conns.discard(conn_id)
+        if not conns:
+            users.pop(user_id, None)
+        if not users:
+            self.keys.pop(key, None)
+        return len(conns), len(users)
+
+    async def count(self, key: str) -> int:
+        return len(self.keys.get(key, ()))
+
+    async def refresh(self, entries: list[tuple[str, str, str]]) -> None:
+        return None
+
+
+class RedisPresence:
+    """Presence shared by every process through Redis."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis.asyncio as aioredis
+
+        self.redis = aioredis.Redis.from_url(url, socket_timeout=None)
+        self.prefix = prefix
+        self._join = self.redis.register_script(_JOIN)
+        self._leave = self.redis.register_script(_LEAVE)
+
+    def _keys(self, key: str) -> list[str]:
+        return [f"{self.prefix}:c:{key}", f"{self.prefix}:u:{key}"]
+
+    def _args(self, user_id: str, conn_id: str) -> list:
+        now = time.time()
+        ttl = 3 * settings.WS_GROUP_REFRESH_SECONDS
+        return [f"{user_id}|{conn_id}", user_id, now + ttl, now, int(ttl * 4000)]
+
+    async def join(self, key: str, user_id: str, conn_id: str) -> tuple[int, int]:
+        mine, total = await self._join(self._keys(key), self._args(user_id, conn_id))
+        return int(mine), int(total)
+
+    async def leave(self, key: str, user_id: str, conn_id: str) -> tuple[int, int]:
+        mine, total = await self._leave(self._keys(key), self._args(user_id, conn_id))
+        return int(mine), int(total)
+
+    async def count(self, key: str) -> int:
+        return int(await self.redis.hlen(self._keys(key)[1]))
+
+    async def refresh(self, entries: list[tuple[str, str, str]]) -> None:
+        """Push the expiry of live connections forward; re-add any Redis lost."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, user_id, conn_id in entries:
+                await self._join(
+                    self._keys(key), self._args(user_id, conn_id), client=pipe
+                )
+            await pipe.execute()
+
+
+_stores: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_presence() -> LocalPresence | RedisPresence:
+    """Return this event loop's presence store."""
+    loop = asyncio.get_running_loop()
+    store = _stores.get(loop)
+    if store is None:
+        if settings.REDIS_URL:
+            store = RedisPresence(
+                settings.REDIS_URL, f"{settings.CHANNEL_LAYER_PREFIX}:presence"
+            )
+        else:
+            store = LocalPresence()
+        _stores[loop] = store
+    return store

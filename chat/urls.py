@@ -1,0 +1,12 @@
+from django.urls import path
+
+from chat import apis
+
+urlpatterns = [
+    path("rooms/", apis.RoomListApi.as_view(), name="room-list"),
+    path(
+        "rooms/<str:room_id>/messages/",
+        apis.RoomMessagesApi.as_view(),
+        name="room-messages",
+    ),
+]

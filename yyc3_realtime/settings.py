@@ -1,0 +1,282 @@
+"""Settings, all read from the environment; see `.env.example` and the README.
+
+With nothing set the server runs on the embedded default: SQLite (WAL) and the
+in-memory channel layer, DEBUG on, serving 127.0.0.1 and localhost.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env_str(name)
+    if not value:
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be a boolean (1/0, true/false), got {value!r}"
+    )
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    value = env_str(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be an integer, got {value!r}"
+        ) from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {number}")
+    return number
+
+
+def env_float(name: str, default: float) -> float:
+    value = env_str(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off"
+        )
+    # Development only: DEBUG is on, nothing leaves this machine.
+    SECRET_KEY = "dev-insecure-yyc3-realtime-change-me-0123456789abcdef"
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+# Browser origins allowed to open a WebSocket; empty means the allowed hosts.
+WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", "")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "chat",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "yyc3_realtime.urls"
+ASGI_APPLICATION = "yyc3_realtime.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # WAL lets readers run beside the writer; IMMEDIATE takes the write
+            # lock at BEGIN so concurrent writers queue instead of failing.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=NORMAL;"
+                    "PRAGMA busy_timeout=20000;"
+                ),
+            },
+            "TEST": {"NAME": env_str("SQLITE_TEST_PATH") or None},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer ----------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+CHANNEL_LAYER_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "yyc3")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 defaults to a 5 s socket timeout, shorter
+                        # than the layer's blocking pop: idle sockets would die.
+                        "socket_timeout": None,
+                        # redis-py 8 caps a pool at 100 connections.
+                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000, 1),
+                    }
+                ],
+                "prefix": CHANNEL_LAYER_PREFIX,
+                # One process channel receives every fan-out for its sockets.
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 10000, 1),
+                "expiry": env_int("CHANNEL_LAYER_EXPIRY", 60, 1),
+                "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400, 60),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": env_int("CHANNEL_LAYER_CAPACITY", 10000, 1)},
+        }
+    }
+
+# --- Auth -------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"token": env_str("AUTH_TOKEN_RATE", "30/min")},
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 30, 1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, 1)),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": env_str("JWT_SIGNING_KEY") or SECRET_KEY,
+    "UPDATE_LAST_LOGIN": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "YYC3 realtime API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- WebSocket limits (see docs/protocol.md) ---------------------------------
+WS_AUTH_TIMEOUT = env_float("WS_AUTH_TIMEOUT", 10.0)
+WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 16384, 256)
+WS_MAX_CHAT_CHARS = env_int("WS_MAX_CHAT_CHARS", 2000, 1)
+WS_MAX_JSON_DEPTH = env_int("WS_MAX_JSON_DEPTH", 8, 2)
+WS_MAX_ROOMS_PER_CONNECTION = env_int("WS_MAX_ROOMS_PER_CONNECTION", 20, 1)
+WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 10, 1)
+# Abuse: more than this many refused messages in a minute closes with 4008.
+WS_MAX_BAD_MESSAGES_PER_MINUTE = env_int("WS_MAX_BAD_MESSAGES_PER_MINUTE", 30, 1)
+# Flood: a token bucket of messages per connection.
+WS_MESSAGES_PER_SECOND = env_float("WS_MESSAGES_PER_SECOND", 10.0)
+WS_MESSAGES_BURST = env_int("WS_MESSAGES_BURST", 20, 1)
+# Frames queued for a client that stopped reading before it is closed (1013).
+WS_OUTBOX_LIMIT = env_int("WS_OUTBOX_LIMIT", 1000, 1)
+WS_ROOM_STATE_RECENT = env_int("WS_ROOM_STATE_RECENT", 20, 0)
+WS_HISTORY_MAX_LIMIT = env_int("WS_HISTORY_MAX_LIMIT", 100, 1)
+# How often a process re-asserts its group memberships and presence (covers a
+# Redis restart and group expiry).
+WS_GROUP_REFRESH_SECONDS = env_float("WS_GROUP_REFRESH_SECONDS", 30.0)
+
+# --- Static, i18n, logging ----------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_tokens": {"()": "yyc3_realtime.logfilters.RedactTokensFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        "uvicorn.access": {"level": "WARNING"},
+    },
+}
+
+# Default slow mode per room type (seconds between one user's messages); a room's
+# own setting in admin wins.
+ROOM_SLOW_MODE_SECONDS = {
+    "live_stream": env_float("LIVE_STREAM_SLOW_MODE_SECONDS", 1.0),
+    "drama_chat": env_float("DRAMA_CHAT_SLOW_MODE_SECONDS", 0.0),
+    "cultural_circle": env_float("CULTURAL_CIRCLE_SLOW_MODE_SECONDS", 0.0),
+    "ai_assistant": 0.0,
+}
+
+# --- Chat content and the assistant --------------------------------------------
+CHAT_BLOCKED_WORDS = [w.lower() for w in env_list("CHAT_BLOCKED_WORDS", "")]
+AI_ASSISTANT_NAME = "AI助手"
+AI_BACKEND = env_str("AI_BACKEND", "offline")
+AI_OPENAI_BASE_URL = env_str("AI_OPENAI_BASE_URL", "https://api.openai.com/v1")
+AI_OPENAI_MODEL = env_str("AI_OPENAI_MODEL", "gpt-4o-mini")
+AI_OPENAI_API_KEY = env_str("AI_OPENAI_API_KEY")
+AI_TIMEOUT_SECONDS = env_float("AI_TIMEOUT_SECONDS", 30.0)
