@@ -5,6 +5,7 @@ Consumer tests drive the real `yyc3_realtime.asgi.application` through
 """
 
 import copy
+import os
 import uuid
 
 import pytest
@@ -17,6 +18,42 @@ from django.conf import settings as django_settings
 from tests import ws
 
 REDIS_URL = django_settings.REDIS_URL
+POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+# Set by .ci/run on the PostgreSQL + Redis run: a skipped test fails the run.
+REQUIRE_BACKENDS = bool(os.environ.get("YYC3_REQUIRE_BACKENDS"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "redis: needs Redis (REDIS_URL)")
+    config.addinivalue_line("markers", "postgres: needs PostgreSQL (DATABASE_URL)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "redis" in item.keywords and not REDIS_URL:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
+                )
+            )
+        if "postgres" in item.keywords and not POSTGRES:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="needs PostgreSQL: set DATABASE_URL=postgres://..."
+                )
+            )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if REQUIRE_BACKENDS and skipped and session.exitstatus == 0:
+        reporter.write_line(
+            f"YYC3_REQUIRE_BACKENDS: {len(skipped)} test(s) skipped on the "
+            "PostgreSQL + Redis run; every test must run there.",
+            red=True,
+        )
+        session.exitstatus = 1
 
 
 @pytest.fixture(autouse=True)

@@ -101,6 +101,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+if not DEBUG:
+    # Serves the admin's static files in production (after collectstatic); in
+    # debug runserver serves them.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
 ROOT_URLCONF = "yyc3_realtime.urls"
 ASGI_APPLICATION = "yyc3_realtime.asgi.application"
 
