@@ -261,10 +261,17 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # The servers' own loggers go through the same redacting handler: uvicorn
+    # logs each socket's path with its query string, token included.
     "loggers": {
-        "django.channels.server": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-        "uvicorn.access": {"level": "WARNING"},
+        name: {"handlers": ["console"], "level": level, "propagate": False}
+        for name, level in (
+            ("uvicorn", "INFO"),
+            ("uvicorn.error", "INFO"),
+            ("uvicorn.access", "INFO"),
+            ("daphne", "WARNING"),
+            ("django.channels.server", "INFO"),
+        )
     },
 }
 
