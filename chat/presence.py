@@ -86,7 +86,15 @@ class RedisPresence:
     def __init__(self, url: str, prefix: str) -> None:
         import redis.asyncio as aioredis
 
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=None)
+        # A blocking pool: under a join storm callers wait for a connection
+        # instead of failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            socket_timeout=None,
+            max_connections=settings.REDIS_MAX_CONNECTIONS,
+            timeout=None,
+        )
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.prefix = prefix
         self._join = self.redis.register_script(_JOIN)
         self._leave = self.redis.register_script(_LEAVE)
