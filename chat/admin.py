@@ -17,8 +17,20 @@ class DramaAdmin(admin.ModelAdmin):
 
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ("room_id", "room_type", "title", "is_closed", "slow_mode_seconds")
+    """Circles and live streams are made here too; the owner of a live stream is
+    its host (not slowed down). Slow mode: empty = the type's default, 0 = off."""
+
+    list_display = (
+        "room_id",
+        "room_type",
+        "title",
+        "owner",
+        "is_closed",
+        "slow_mode_seconds",
+    )
+    list_editable = ("slow_mode_seconds",)
     list_filter = ("room_type", "is_closed")
+    list_select_related = ("owner",)
     search_fields = ("room_id", "title")
     raw_id_fields = ("owner", "drama")
     actions = ["close_rooms"]

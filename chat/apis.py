@@ -1,13 +1,16 @@
-"""REST API of rooms and their history; same selectors as the socket."""
+"""REST API of rooms and their history; same selectors, services and room-type
+policies as the socket."""
 
-from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from asgiref.sync import async_to_sync
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import protocol, selectors
+from chat import protocol, selectors, services
+from chat.consumers import POLICIES
 from chat.exceptions import ClientError
-from chat.models import RoomType
+from chat.models import Room, RoomType
 
 
 class RoomOutSerializer(serializers.Serializer):
@@ -17,8 +20,20 @@ class RoomOutSerializer(serializers.Serializer):
     isClosed = serializers.BooleanField(source="is_closed")  # noqa: N815
 
 
+class RoomCreateSerializer(serializers.Serializer):
+    roomType = serializers.ChoiceField(choices=RoomType.values)  # noqa: N815
+    roomId = serializers.RegexField(protocol.ROOM_ID_RE, required=False)  # noqa: N815
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
 class RoomListApi(APIView):
-    """GET: rooms the user may see (`?type=<roomType>`)."""
+    """GET: rooms the user may see (`?type=<roomType>`). POST: create a room.
+
+    POST `{"roomType", "roomId"?, "title"?}`: an ai_assistant room for oneself
+    (anyone), a cultural_circle or live_stream (staff or `chat.add_room`); the
+    creator owns it. drama_chat rooms open on first join of `drama-<pk>`.
+    Without `roomId` the server makes one up. 201 with the room, as GET one.
+    """
 
     def get(self, request):
         room_type = request.query_params.get("type")
@@ -29,6 +44,56 @@ class RoomListApi(APIView):
         rooms = selectors.rooms_for_user(user=request.user, room_type=room_type)[:500]
         return Response(RoomOutSerializer(rooms, many=True).data)
 
+    def post(self, request):
+        body = RoomCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        room_type = body.validated_data["roomType"]
+        policy = POLICIES[room_type]
+        try:
+            room = services.room_create(
+                user=request.user,
+                room_type=room_type,
+                room_id=body.validated_data.get("roomId"),
+                title=body.validated_data.get("title", ""),
+                create=policy.create_via_api,
+                record_membership=policy.record_membership,
+            )
+        except ClientError as exc:
+            raise _api_error(exc) from None
+        return Response(_room_detail(room), status=status.HTTP_201_CREATED)
+
+
+class RoomDetailApi(APIView):
+    """GET: one room: type, title, onlineCount (users in it now, on every process)."""
+
+    def get(self, request, room_id: str):
+        return Response(_room_detail(_room_or_404(room_id, request.user)))
+
+
+class MembersQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, required=False)
+    offset = serializers.IntegerField(min_value=0, required=False, default=0)
+
+
+class RoomMembersApi(APIView):
+    """GET: the members of a room that keeps them (cultural circles), oldest first.
+
+    `?limit=&offset=`; `{"roomId", "count", "members": [{userId, userName, joinedAt}]}`.
+    """
+
+    def get(self, request, room_id: str):
+        query = MembersQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        room = _room_or_404(room_id, request.user)
+        if not POLICIES[room.room_type].record_membership:
+            raise NotFound(f"{room.room_type} rooms keep no member list")
+        members, count = selectors.room_members(
+            room=room,
+            limit=query.validated_data.get("limit"),
+            offset=query.validated_data["offset"],
+        )
+        return Response({"roomId": room.room_id, "count": count, "members": members})
+
 
 class HistoryQuerySerializer(serializers.Serializer):
     before = serializers.RegexField(protocol.MESSAGE_ID_RE, required=False)
@@ -37,6 +102,11 @@ class HistoryQuerySerializer(serializers.Serializer):
     episode = serializers.IntegerField(min_value=0, required=False)
     fromMs = serializers.IntegerField(min_value=0, required=False)  # noqa: N815
     toMs = serializers.IntegerField(min_value=0, required=False)  # noqa: N815
+
+    def validate(self, attrs: dict) -> dict:
+        if ("fromMs" in attrs or "toMs" in attrs) and "episode" not in attrs:
+            raise ValidationError({"episode": "'fromMs'/'toMs' need 'episode'"})
+        return attrs
 
 
 class RoomMessagesApi(APIView):
@@ -47,18 +117,35 @@ class RoomMessagesApi(APIView):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         room = _room_or_404(room_id, request.user)
-        messages, has_more = selectors.message_history(
-            room=room,
-            before=q.get("before"),
-            after=q.get("after"),
-            limit=q.get("limit"),
-            episode=q.get("episode"),
-            from_ms=q.get("fromMs"),
-            to_ms=q.get("toMs"),
-        )
+        try:
+            messages, has_more = selectors.message_history(
+                room=room,
+                before=q.get("before"),
+                after=q.get("after"),
+                limit=q.get("limit"),
+                episode=q.get("episode"),
+                from_ms=q.get("fromMs"),
+                to_ms=q.get("toMs"),
+            )
+        except ClientError as exc:
+            raise _api_error(exc) from None
         return Response(
             {"roomId": room.room_id, "messages": messages, "hasMore": has_more}
         )
+
+
+def _room_detail(room: Room) -> dict:
+    # A sync view runs in a worker thread of the ASGI server: async_to_sync hands
+    # the read to the server's event loop, whose presence store the sockets use.
+    online = async_to_sync(selectors.room_online_count)(room_pk=room.pk)
+    slow_mode = POLICIES[room.room_type].effective_slow_mode(room.slow_mode_seconds)
+    return selectors.room_detail_data(room, online_count=online, slow_mode=slow_mode)
+
+
+def _api_error(exc: ClientError) -> APIException:
+    error = APIException(exc.message, exc.code)
+    error.status_code = exc.http_status
+    return error
 
 
 def _room_or_404(room_id: str, user):

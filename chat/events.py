@@ -93,3 +93,84 @@ def user_frame(*, user_id: int, frame: dict) -> None:
 def everyone_frame(*, frame: dict) -> None:
     """Push `frame` to every authenticated connection, after commit."""
     publish_on_commit(hub.ALL_TOPIC, frame)
+
+
+# --- notifications (the notifications app) ------------------------------------------
+
+
+def publish_many_on_commit(pushes: list[tuple[str, dict]]) -> None:
+    """Send several frames once the transaction commits, in one trip to the layer.
+
+    A layer failure drops the rest of the batch and is logged once, not per push.
+    """
+    if not pushes:
+        return
+    encoded = [(topic, protocol.encode(frame)) for topic, frame in pushes]
+
+    async def send_all(label: str) -> None:
+        for topic, text in encoded:
+            await hub.publish(topic, text)
+
+    label = encoded[0][0] if len(encoded) == 1 else f"{len(encoded)} topics"
+    transaction.on_commit(lambda: _send_now(send_all, label), robust=True)
+
+
+def notification_created(*, user_id: int, data: dict) -> None:
+    """Push a new notification to every connection of its recipient."""
+    user_frame(user_id=user_id, frame=protocol.notification(data))
+
+
+def notifications_created(*, items: list[tuple[int, dict]]) -> None:
+    """Push one notification each to many users: [(user_id, data), ...]."""
+    publish_many_on_commit(
+        [(hub.user_topic(uid), protocol.notification(data)) for uid, data in items]
+    )
+
+
+def announcement_sent(*, data: dict) -> None:
+    """Push an announcement to everyone connected: one layer message in all."""
+    everyone_frame(frame=protocol.notification(data))
+
+
+def drama_updated(*, room_pks: list[int], owner_id: int, frame: dict) -> None:
+    """Push a `drama_update` to the drama's rooms and to its owner's connections."""
+    topics = [hub.room_topic(pk) for pk in room_pks] + [hub.user_topic(owner_id)]
+    publish_many_on_commit([(topic, frame) for topic in topics])
+
+
+# --- room types: live viewer counts, assistant replies ---------------------------
+
+
+def local_online_count(*, room_pk: int, room_id: str, online_count: int) -> None:
+    """Hand a live room's viewer count to this process's sockets in it.
+
+    Not sent through the layer: every process reads the shared count itself, so
+    a room gets one `presence` frame per interval however many processes serve it.
+    """
+    text = protocol.encode(protocol.presence_count(room_id, online_count))
+    hub.get_hub().deliver(hub.room_topic(room_pk), text)
+
+
+async def aai_delta(
+    *, room_pk: int, room_id: str, reply_to: str, stream_id: str, delta: str
+) -> None:
+    """Publish one piece of an assistant reply being streamed."""
+    await apublish(
+        hub.room_topic(room_pk), protocol.ai_delta(room_id, reply_to, stream_id, delta)
+    )
+
+
+async def aai_reply_failed(
+    *,
+    room_pk: int,
+    room_id: str,
+    code: str,
+    message: str,
+    reply_to: str,
+    stream_id: str,
+) -> None:
+    """Tell the room a streamed reply ended without a stored answer."""
+    extra = {"roomId": room_id, "replyTo": reply_to, "streamId": stream_id}
+    await apublish(
+        hub.room_topic(room_pk), protocol.error(code, message, "chat", extra=extra)
+    )

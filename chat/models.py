@@ -66,8 +66,8 @@ class Room(models.Model):
     slow_mode_seconds = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Minimum seconds between one user's messages; "
-        "empty: the room type's default.",
+        help_text="Minimum seconds between one user's messages (0: off); "
+        "empty: the room type's default. Changes apply within seconds.",
     )
     # Per-room sequence: chat ids sort in the order the room committed them.
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
@@ -98,6 +98,7 @@ class RoomMember(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["room", "user"], name="uniq_room_member")
         ]
+        indexes = [models.Index(fields=["room", "joined_at"], name="member_list_idx")]
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.room_id}"
@@ -144,6 +145,10 @@ class ChatMessage(models.Model):
                 fields=["room", "episode", "playback_ms"], name="chat_danmaku_idx"
             ),
             models.Index(fields=["room", "created_at"], name="chat_room_created_idx"),
+            # A user's recent messages: the assistant's per-user reply quota.
+            models.Index(
+                fields=["sender", "created_at"], name="chat_sender_recent_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -19,12 +19,17 @@ from django.conf import settings
 from chat.exceptions import InvalidJson, InvalidMessage, MessageTooLong, UnknownType
 from chat.models import MessageType, RoomType
 
-ROOM_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-MESSAGE_ID_RE = re.compile(r"^[0-9]{12}(-[0-9]{1,20})?$")
+# \Z, not $: "$" also matches before a trailing newline ("room\n").
+ROOM_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+MESSAGE_ID_RE = re.compile(r"^[0-9]{12}(-[0-9]{1,20})?\Z")
 ROOM_TYPES = frozenset(RoomType.values)
 MESSAGE_TYPES = frozenset(MessageType.values)
 DEVICE_TYPES = frozenset({"web", "mobile", "desktop"})
 SHORT_STRING = 64
+# The largest value of the column a number is stored in or compared with
+# (PositiveIntegerField for episodes; JSON-safe integers otherwise).
+EPISODE_MAX = 2**31 - 1
+JSON_INT_MAX = 2**53 - 1
 
 
 @dataclass(frozen=True)
@@ -84,10 +89,10 @@ def _room_type(data: dict, *, required: bool) -> str | None:
     return value
 
 
-def _non_negative(data: dict, name: str) -> int | None:
+def _non_negative(data: dict, name: str, maximum: int = JSON_INT_MAX) -> int | None:
     value = _field(data, name, int, required=False)
-    if value is not None and not (0 <= value < 2**53):
-        raise InvalidMessage(f"'{name}' must be a non-negative integer")
+    if value is not None and not (0 <= value <= maximum):
+        raise InvalidMessage(f"'{name}' must be an integer from 0 to {maximum}")
     return value
 
 
@@ -140,7 +145,7 @@ def validate_chat(msg: dict) -> dict:
         "message": text,
         "messageType": message_type,
         "clientMsgId": _short(data, "clientMsgId"),
-        "episode": _non_negative(data, "episode"),
+        "episode": _non_negative(data, "episode", EPISODE_MAX),
         "playbackMs": _non_negative(data, "playbackMs"),
     }
 
@@ -164,7 +169,7 @@ def validate_history(msg: dict) -> dict:
         "before": _message_id(data, "before"),
         "after": _message_id(data, "after"),
         "limit": limit,
-        "episode": _non_negative(data, "episode"),
+        "episode": _non_negative(data, "episode", EPISODE_MAX),
         "fromMs": _non_negative(data, "fromMs"),
         "toMs": _non_negative(data, "toMs"),
     }
@@ -183,7 +188,9 @@ def _data(msg: dict) -> dict:
 
 
 CLIENT_MESSAGES: dict[str, Spec] = {
-    "ping": Spec(validate_ping, "on_ping", needs_auth=False),
+    # Only `auth` before authenticating: the contract answers anything else,
+    # `ping` included, with not_authenticated.
+    "ping": Spec(validate_ping, "on_ping"),
     "auth": Spec(validate_auth, "on_auth", needs_auth=False),
     "chat": Spec(validate_chat, "on_chat"),
     "join_room": Spec(validate_join_room, "on_join_room"),
@@ -356,4 +363,31 @@ def ai_delta(room_id: str, reply_to: str, reply_id: str, delta: str) -> dict:
     return frame(
         "ai_delta",
         {"roomId": room_id, "replyTo": reply_to, "id": reply_id, "delta": delta},
+    )
+
+
+# --- notifications (the notifications app) -------------------------------------
+
+
+def notification(data: dict) -> dict:
+    """Return a `notification` frame; `data` from notifications.selectors."""
+    return frame("notification", data)
+
+
+def notification_summary(unread: int, latest_id: str | None) -> dict:
+    return frame("notification_summary", {"unread": unread, "latestId": latest_id})
+
+
+def drama_update(
+    drama_id: str, title: str, status: str, changed: list[str], timestamp: datetime
+) -> dict:
+    return frame(
+        "drama_update",
+        {
+            "dramaId": drama_id,
+            "title": title,
+            "status": status,
+            "changed": changed,
+            "timestamp": iso(timestamp),
+        },
     )

@@ -1,13 +1,20 @@
-"""Reads: rooms a user may see, chat history. Shared by the socket and REST."""
+"""Reads: rooms a user may see, chat history, who is in a room. Shared by the socket
+and REST."""
+
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
+from django.utils import timezone
 
-from chat.exceptions import RoomNotFound
+from chat.exceptions import InvalidMessage, RoomNotFound
 from chat.models import ChatMessage, Room, RoomMember, RoomType, parse_message_id
+from chat.presence import get_presence
 from chat.protocol import iso
 
 DEFAULT_HISTORY_LIMIT = 50
+DEFAULT_MEMBERS_LIMIT = 100
+MAX_MEMBERS_LIMIT = 500
 
 
 def user_display_name(user) -> str:
@@ -43,6 +50,91 @@ def room_visible_to(*, room: Room, user) -> bool:
 
 def member_get(*, room: Room, user) -> RoomMember | None:
     return RoomMember.objects.filter(room=room, user=user).first()
+
+
+def room_slow_mode(*, room_pk: int) -> int | None:
+    """Return a room's own slow-mode seconds (None: its type's default)."""
+    return (
+        Room.objects.filter(pk=room_pk)
+        .values_list("slow_mode_seconds", flat=True)
+        .first()
+    )
+
+
+def room_presence_key(room_pk: int) -> str:
+    """Return the presence-store key of a room (who is in it, on every process)."""
+    return f"room.{int(room_pk)}"
+
+
+async def room_online_count(*, room_pk: int) -> int:
+    """Return how many distinct users are in the room now, over every process."""
+    return await get_presence().count(room_presence_key(room_pk))
+
+
+def room_detail_data(room: Room, *, online_count: int, slow_mode: float) -> dict:
+    """Return the REST shape of one room."""
+    return {
+        **room_data(room),
+        "isClosed": room.is_closed,
+        "onlineCount": online_count,
+        "slowModeSeconds": slow_mode,
+        "ownerId": str(room.owner_id) if room.owner_id else None,
+        "dramaId": str(room.drama_id) if room.drama_id else None,
+    }
+
+
+def room_members(
+    *, room: Room, limit: int | None = None, offset: int = 0
+) -> tuple[list[dict], int]:
+    """Return (a page of the room's members, oldest first, total); banned excluded."""
+    limit = max(1, min(limit or DEFAULT_MEMBERS_LIMIT, MAX_MEMBERS_LIMIT))
+    members = RoomMember.objects.filter(room=room, is_banned=False)
+    page = members.select_related("user").order_by("joined_at", "pk")[
+        offset : offset + limit
+    ]
+    return [
+        {
+            "userId": str(m.user_id),
+            "userName": user_display_name(m.user),
+            "joinedAt": iso(m.joined_at),
+        }
+        for m in page
+    ], members.count()
+
+
+def assistant_prompt_times(*, user, window: timedelta, limit: int) -> list[datetime]:
+    """Return when `user` last wrote to the assistant within `window`, newest first."""
+    return list(
+        ChatMessage.objects.filter(
+            sender=user,
+            room__room_type=RoomType.AI_ASSISTANT,
+            created_at__gte=timezone.now() - window,
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+
+
+def assistant_context(*, room: Room, before: str, limit: int) -> list[dict]:
+    """Return the conversation before message `before` as backend history turns."""
+    if limit < 1:
+        return []
+    messages, _ = message_history(room=room, before=before, limit=limit)
+    return [
+        {
+            "role": "assistant" if m["senderId"] == "assistant" else "user",
+            "content": m["message"],
+        }
+        for m in messages
+    ]
+
+
+def history_cutoff(room_type: str) -> datetime | None:
+    """Return the time before which a room type's history has expired, if it does."""
+    hours = settings.ROOM_HISTORY_RETENTION_HOURS.get(room_type) or 0
+    if hours <= 0:
+        return None
+    return timezone.now() - timedelta(hours=hours)
 
 
 def message_data(message: ChatMessage, room_id: str) -> dict:
@@ -81,18 +173,32 @@ def message_history(
 
     With `after`: the next messages after it (hasMore: newer ones remain).
     Otherwise the latest ones, or those before `before` (hasMore: older remain).
-    With `episode`: danmaku of that episode between fromMs and toMs, in playback order.
+    With `episode`: danmaku of that episode between fromMs and toMs, in playback
+    order; `after` then continues after that message in playback order.
+    Messages past the room type's retention window are never returned.
     """
     limit = max(1, min(limit or DEFAULT_HISTORY_LIMIT, settings.WS_HISTORY_MAX_LIMIT))
     rows = ChatMessage.objects.filter(room=room, is_hidden=False)
+    cutoff = history_cutoff(room.room_type) if room.room_type else None
+    if cutoff is not None:
+        rows = rows.filter(created_at__gte=cutoff)
     if episode is not None:
-        rows = rows.filter(episode=episode)
+        if before:
+            raise InvalidMessage("'before' does not combine with 'episode'")
+        rows = rows.filter(episode=episode, playback_ms__isnull=False)
         if from_ms is not None:
             rows = rows.filter(playback_ms__gte=from_ms)
         if to_ms is not None:
             rows = rows.filter(playback_ms__lte=to_ms)
         if after:
-            rows = rows.filter(seq__gt=parse_message_id(after))
+            # Keyset on (playbackMs, seq), the anchor's position read in the query.
+            seq = parse_message_id(after)
+            anchor = Subquery(
+                ChatMessage.objects.filter(room=room, seq=seq).values("playback_ms")[:1]
+            )
+            rows = rows.filter(
+                Q(playback_ms__gt=anchor) | Q(playback_ms=anchor, seq__gt=seq)
+            )
         found = list(rows.order_by("playback_ms", "seq")[: limit + 1])
         return [message_data(m, room.room_id) for m in found[:limit]], len(
             found

@@ -2,6 +2,8 @@
 pushes are handed to `chat.events`, which sends them after commit."""
 
 import re
+import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -11,6 +13,7 @@ from chat import events
 from chat.exceptions import (
     ContentBlocked,
     Forbidden,
+    InvalidMessage,
     Muted,
     RoomClosed,
     RoomNotFound,
@@ -25,6 +28,12 @@ from chat.selectors import (
 )
 
 DRAMA_ROOM_RE = re.compile(r"^drama-([1-9][0-9]{0,17})$")
+# Prefix of the ids the server makes up for rooms created without one.
+GENERATED_ID_PREFIX = {
+    RoomType.AI_ASSISTANT: "ai",
+    RoomType.LIVE_STREAM: "live",
+    RoomType.CULTURAL_CIRCLE: "circle",
+}
 
 
 @transaction.atomic
@@ -58,6 +67,7 @@ def _room_create_on_join(
     if (
         create == "never"
         or room_type is None
+        or _reserved_for_other_type(room_id, room_type)
         or Room.objects.filter(room_id=room_id).exists()
     ):
         raise RoomNotFound()
@@ -73,6 +83,50 @@ def _room_create_on_join(
     room, _ = Room.objects.get_or_create(room_id=room_id, defaults=defaults)
     if room.room_type == RoomType.AI_ASSISTANT and room.owner_id != user.pk:
         raise RoomNotFound()
+    return room
+
+
+def _reserved_for_other_type(room_id: str, room_type: str) -> bool:
+    """`drama-<n>` names the chat of drama n and no other kind of room."""
+    return room_type != RoomType.DRAMA_CHAT and bool(DRAMA_ROOM_RE.match(room_id))
+
+
+def user_may_create_rooms(user) -> bool:
+    """Return whether `user` may open standing rooms (circles, live streams)."""
+    return user.is_staff or user.has_perm("chat.add_room")
+
+
+@transaction.atomic
+def room_create(
+    *,
+    user,
+    room_type: str,
+    room_id: str | None,
+    title: str,
+    create: str,
+    record_membership: bool,
+) -> Room:
+    """Create a room through the API under the type's rule; the creator owns it.
+
+    `create` is the rule: "owner" (anyone, for a room of their own), "permitted"
+    (staff or the `chat.add_room` permission) or "never".
+    """
+    if create == "never":
+        raise InvalidMessage(f"{room_type} rooms are not created through the API")
+    if create == "permitted" and not user_may_create_rooms(user):
+        raise Forbidden(f"you may not create {room_type} rooms")
+    room_id = room_id or f"{GENERATED_ID_PREFIX[room_type]}-{secrets.token_hex(8)}"
+    if _reserved_for_other_type(room_id, room_type):
+        raise InvalidMessage("ids drama-<n> belong to drama_chat rooms")
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(
+                room_id=room_id, room_type=room_type, title=title or room_id, owner=user
+            )
+    except IntegrityError:
+        raise InvalidMessage(f"room id {room_id} is taken") from None
+    if record_membership:
+        RoomMember.objects.create(room=room, user=user)
     return room
 
 
@@ -177,6 +231,26 @@ def assistant_message_create(*, room: Room, text: str, reply_to: str) -> dict:
         reply_to=reply_to,
     )
     return message_data(message, room.room_id)
+
+
+@transaction.atomic
+def messages_expired_purge(
+    *, room_type: str, older_than: datetime, batch_size: int = 1000
+) -> int:
+    """Delete one batch of a room type's messages created before `older_than`.
+
+    Return how many were deleted; call until it returns 0. Batches keep each
+    transaction (and its locks) short on a busy table.
+    """
+    batch = list(
+        ChatMessage.objects.filter(room__room_type=room_type, created_at__lt=older_than)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    if not batch:
+        return 0
+    deleted, _ = ChatMessage.objects.filter(pk__in=batch).delete()
+    return deleted
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ Consumer tests drive the real `yyc3_realtime.asgi.application` through
 `WebsocketCommunicator`; every socket a test opens is disconnected afterwards.
 """
 
+import contextlib
 import copy
 import os
 import uuid
@@ -74,6 +75,12 @@ def isolated_channel_layer(settings):
         if keys:
             client.delete(*keys)
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Hash test passwords cheaply: PBKDF2 costs ~0.4 s for every user made."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -152,10 +159,25 @@ async def connect():
 
     yield open_socket
     for comm in opened:
-        try:
+        # A socket the server already closed may raise: nothing left to do.
+        with contextlib.suppress(Exception):
             await comm.disconnect(timeout=3)
-        except Exception:  # noqa: BLE001 - already closed by the server
-            pass
+
+
+@pytest.fixture
+def connect_ready(connect):
+    """`connect` and read past the inbox catch-up pushed after `auth_success`.
+
+    For tests about rooms and chat: the socket's next frame answers what the test
+    sends next.
+    """
+
+    async def open_ready(path: str = "/ws", token: str | None = None, **kwargs):
+        comm = await connect(path, token, **kwargs)
+        await ws.settle(comm)
+        return comm
+
+    return open_ready
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -139,6 +139,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # Keep the connection: opening one per call re-runs the PRAGMAs.
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
             # WAL lets readers run beside the writer; IMMEDIATE takes the write
             # lock at BEGIN so concurrent writers queue instead of failing.
             "OPTIONS": {
@@ -157,6 +159,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channel layer ----------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# redis-py 8 caps a pool at 100 connections: a few hundred simultaneous joins
+# would fail with "Too many connections". Per process, for the layer and presence.
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000, 1)
 CHANNEL_LAYER_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "yyc3")
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -170,7 +175,7 @@ if REDIS_URL:
                         # than the layer's blocking pop: idle sockets would die.
                         "socket_timeout": None,
                         # redis-py 8 caps a pool at 100 connections.
-                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000, 1),
+                        "max_connections": REDIS_MAX_CONNECTIONS,
                     }
                 ],
                 "prefix": CHANNEL_LAYER_PREFIX,
@@ -283,6 +288,19 @@ ROOM_SLOW_MODE_SECONDS = {
     "cultural_circle": env_float("CULTURAL_CIRCLE_SLOW_MODE_SECONDS", 0.0),
     "ai_assistant": 0.0,
 }
+# Chat history kept per room type, in hours: older messages are hidden from history
+# at once and deleted by `manage.py purge_danmaku`. A type not listed, or 0, keeps
+# its history forever (cultural circles, drama chat, assistant conversations).
+ROOM_HISTORY_RETENTION_HOURS = {
+    # LIVE_STREAM_DANMAKU_RETENTION_HOURS: how long a stream's danmaku is kept.
+    "live_stream": env_float("LIVE_STREAM_DANMAKU_RETENTION_HOURS", 72.0),
+}
+# LIVE_STREAM_PRESENCE_THRESHOLD: above this many viewers a live room no longer
+# broadcasts user_joined/user_left; the coalesced `presence` count carries it.
+LIVE_STREAM_PRESENCE_THRESHOLD = env_int("LIVE_STREAM_PRESENCE_THRESHOLD", 200)
+# LIVE_STREAM_PRESENCE_INTERVAL: seconds between a live room's `presence` frames
+# (each process checks the shared count this often while it has viewers there).
+LIVE_STREAM_PRESENCE_INTERVAL = env_float("LIVE_STREAM_PRESENCE_INTERVAL", 1.0)
 
 # --- Chat content and the assistant --------------------------------------------
 CHAT_BLOCKED_WORDS = [w.lower() for w in env_list("CHAT_BLOCKED_WORDS", "")]
@@ -292,3 +310,22 @@ AI_OPENAI_BASE_URL = env_str("AI_OPENAI_BASE_URL", "https://api.openai.com/v1")
 AI_OPENAI_MODEL = env_str("AI_OPENAI_MODEL", "gpt-4o-mini")
 AI_OPENAI_API_KEY = env_str("AI_OPENAI_API_KEY")
 AI_TIMEOUT_SECONDS = env_float("AI_TIMEOUT_SECONDS", 30.0)
+# AI_REPLY_TIMEOUT_SECONDS: a whole streamed reply must finish within this; past
+# it the reply is cancelled and nothing is stored (AI_TIMEOUT_SECONDS bounds each
+# network wait of the openai backend).
+AI_REPLY_TIMEOUT_SECONDS = env_float("AI_REPLY_TIMEOUT_SECONDS", 120.0)
+# AI_REPLIES_PER_MINUTE: assistant replies one user may ask for per minute, over
+# all their assistant rooms; more is answered with `rate_limited`.
+AI_REPLIES_PER_MINUTE = env_int("AI_REPLIES_PER_MINUTE", 10, 1)
+# AI_HISTORY_MESSAGES: earlier messages of the conversation sent as context.
+AI_HISTORY_MESSAGES = env_int("AI_HISTORY_MESSAGES", 20, 0)
+
+# --- Notifications -------------------------------------------------------------
+# NOTIFICATIONS_CATCHUP_LIMIT: notifications sent after auth_success to a client
+# that gave lastNotificationId (oldest first); more than this: a summary follows.
+NOTIFICATIONS_CATCHUP_LIMIT = env_int("NOTIFICATIONS_CATCHUP_LIMIT", 50, 1)
+# REST inbox page size: the default, and the most `limit` may ask for.
+NOTIFICATIONS_PAGE_SIZE = env_int("NOTIFICATIONS_PAGE_SIZE", 20, 1)
+NOTIFICATIONS_MAX_PAGE_SIZE = env_int("NOTIFICATIONS_MAX_PAGE_SIZE", 100, 1)
+# Rows per INSERT when an announcement goes to chosen users, or read marks.
+NOTIFICATIONS_BULK_BATCH = env_int("NOTIFICATIONS_BULK_BATCH", 1000, 1)

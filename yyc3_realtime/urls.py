@@ -12,6 +12,7 @@ api_patterns = [
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("chat.urls")),
+    path("", include("notifications.urls")),
 ]
 
 urlpatterns = [

@@ -33,6 +33,17 @@ CLOSE_TOO_BIG = 1009
 CLOSE_ERROR = 1011
 
 
+def _frame_too_big(text: str | None, raw: bytes | None) -> bool:
+    """Return whether a frame is over WS_MAX_MESSAGE_BYTES (UTF-8 bytes, not chars)."""
+    limit = settings.WS_MAX_MESSAGE_BYTES
+    if text is None:
+        return raw is not None and len(raw) > limit
+    # A character is 1-4 bytes: encode only when the length alone cannot tell.
+    return len(text) > limit or (
+        len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
+    )
+
+
 class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
     """One WebSocket connection, on `/ws` or on a room-type route."""
 
@@ -141,7 +152,17 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
         await self.after_authenticated(last_notification_id)
 
     async def after_authenticated(self, last_notification_id: str | None) -> None:
-        """Called after auth_success; a room-type route joins its room here."""
+        """Called after auth_success: missed notifications or their summary.
+
+        A room-type route joins its room here, after calling this one.
+        """
+        from notifications import realtime
+
+        await realtime.on_authenticated(
+            user=self.user,
+            last_notification_id=last_notification_id,
+            send_frame=self.send_frame,
+        )
 
     async def disconnect(self, code: int) -> None:
         if self._auth_timer is not None:
@@ -167,7 +188,7 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
     ):
         ref = request_id = None
         try:
-            if text_data is not None and len(text_data) > settings.WS_MAX_MESSAGE_BYTES:
+            if _frame_too_big(text_data, bytes_data):
                 self.send_frame(
                     protocol.error(
                         "message_too_long",

@@ -1,6 +1,7 @@
 """Room handlers shared by every route: join, leave, chat, history.
 
-What differs between room types comes from the room's policy (`chat.consumers.policy`).
+What differs between room types comes from the room's policy (`chat.consumers.policy`);
+nothing here tests a room's type.
 """
 
 from channels.db import database_sync_to_async
@@ -35,10 +36,10 @@ def _open_room(*, room_id: str, room_type: str | None, user) -> tuple[Room, Room
     return room, policy
 
 
-def _recent(*, room_pk: int, room_id: str) -> list[dict]:
+def _recent(*, joined: JoinedRoom) -> list[dict]:
     if not settings.WS_ROOM_STATE_RECENT:
         return []
-    room = Room(pk=room_pk, room_id=room_id)
+    room = Room(pk=joined.pk, room_id=joined.room_id, room_type=joined.room_type)
     return selectors.message_history(room=room, limit=settings.WS_ROOM_STATE_RECENT)[0]
 
 
@@ -65,10 +66,6 @@ def _store_chat(*, joined: JoinedRoom, user, data: dict) -> tuple[dict, bool]:
         episode=data["episode"],
         playback_ms=data["playbackMs"],
     )
-
-
-def presence_key(room_pk: int) -> str:
-    return f"room.{room_pk}"
 
 
 class RoomsMixin:
@@ -106,38 +103,38 @@ class RoomsMixin:
             room, policy = await database_sync_to_async(_open_room)(
                 room_id=room_id, room_type=room_type, user=self.user
             )
-            slow = room.slow_mode_seconds
+            policy.remember_room(room)
             joined = JoinedRoom(
                 pk=room.pk,
                 room_id=room.room_id,
                 room_type=room.room_type,
                 title=room.title,
                 policy=policy,
-                slow_mode_seconds=policy.slow_mode_default() if slow is None else slow,
+                owner_id=room.owner_id,
             )
             self.rooms[room_id] = joined
             # Subscribe before reading recent history: a message committed after
             # the read is published after the subscription, so none is lost.
             await get_hub().subscribe(room_topic(joined.pk), self)
             mine, count = await get_presence().join(
-                presence_key(joined.pk), self.user_id, self.conn_id
+                selectors.room_presence_key(joined.pk), self.user_id, self.conn_id
             )
+            newly_joined = True
         else:
-            mine, count = 0, await get_presence().count(presence_key(joined.pk))
-        recent = await database_sync_to_async(_recent)(
-            room_pk=joined.pk, room_id=room_id
-        )
+            mine, newly_joined = 0, False
+            count = await selectors.room_online_count(room_pk=joined.pk)
+        recent = await database_sync_to_async(_recent)(joined=joined)
         room = {"roomId": room_id, "roomType": joined.room_type, "title": joined.title}
         self.send_frame(protocol.room_state(room, count, recent, request_id))
-        if mine == 1:
-            if joined.policy.announce_presence(count):
-                await events.apresence(
-                    room_pk=joined.pk,
-                    kind="user_joined",
-                    room_id=room_id,
-                    user_id=self.user_id,
-                    user_name=self.user_name,
-                )
+        if mine == 1 and joined.policy.announce_presence(count):
+            await events.apresence(
+                room_pk=joined.pk,
+                kind="user_joined",
+                room_id=room_id,
+                user_id=self.user_id,
+                user_name=self.user_name,
+            )
+        if newly_joined:
             await joined.policy.on_joined(self, joined, count)
 
     async def leave(self, joined: JoinedRoom, announce: bool = True) -> None:
@@ -146,9 +143,10 @@ class RoomsMixin:
             return
         await get_hub().unsubscribe(room_topic(joined.pk), self)
         mine, count = await get_presence().leave(
-            presence_key(joined.pk), self.user_id, self.conn_id
+            selectors.room_presence_key(joined.pk), self.user_id, self.conn_id
         )
-        if announce and mine == 0 and joined.policy.announce_presence(count):
+        # The size with this user still in it, as when they joined.
+        if announce and mine == 0 and joined.policy.announce_presence(count + 1):
             await events.apresence(
                 room_pk=joined.pk,
                 kind="user_left",
@@ -187,7 +185,7 @@ class RoomsMixin:
 
     async def on_chat(self, inbound: protocol.Inbound) -> None:
         joined = self.joined_room(self.room_id_of(inbound.data))
-        joined.policy.check_chat(self, joined)
+        await joined.policy.check_chat(self, joined, inbound.data)
         data, created = await database_sync_to_async(_store_chat)(
             joined=joined, user=self.user, data=inbound.data
         )

@@ -5,7 +5,8 @@ from chat.consumers.base import BaseConsumer
 from chat.consumers.policy import RoomPolicy
 from chat.exceptions import ClientError, InvalidMessage
 
-# The room could not be joined (not found, closed, banned): see the error frame.
+# The room could not be joined (not found, closed, banned) or was closed while
+# the socket was in it: see the error frame sent before the close.
 CLOSE_ROOM_REFUSED = 4404
 
 
@@ -19,10 +20,16 @@ class RoomConsumer(BaseConsumer):
         await super().connect()
 
     async def after_authenticated(self, last_notification_id: str | None) -> None:
+        await super().after_authenticated(last_notification_id)
         try:
             await self.join(self.default_room_id, self.policy.room_type, None)
         except ClientError as exc:
             self.send_frame(protocol.error(exc.code, exc.message, "join_room"))
+            await self.close_with(CLOSE_ROOM_REFUSED)
+
+    async def room_closed_by_server(self, topic: str) -> None:
+        await super().room_closed_by_server(topic)
+        if not self.rooms:
             await self.close_with(CLOSE_ROOM_REFUSED)
 
     async def on_join_room(self, inbound: protocol.Inbound) -> None:

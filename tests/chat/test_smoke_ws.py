@@ -6,10 +6,10 @@ from tests import ws
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
-async def test_two_users_chat_in_a_circle(connect, alice, bob, token_for):
+async def test_two_users_chat_in_a_circle(connect_ready, alice, bob, token_for):
     await Room.objects.acreate(room_id="circle-1", room_type=RoomType.CULTURAL_CIRCLE)
-    a = await connect(token=token_for(alice))
-    b = await connect(token=token_for(bob))
+    a = await connect_ready(token=token_for(alice))
+    b = await connect_ready(token=token_for(bob))
     state = await ws.join(a, "circle-1", "cultural_circle")
     assert state["data"]["onlineCount"] == 1
     await ws.recv_type(a, "user_joined")

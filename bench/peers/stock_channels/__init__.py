@@ -1,0 +1,1 @@
+"""Stock Django Channels peer: the tutorial pattern, standalone, no database."""

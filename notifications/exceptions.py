@@ -1,0 +1,11 @@
+"""Client errors of the inbox, in the `chat.exceptions` hierarchy."""
+
+from chat.exceptions import ClientError
+
+
+class NotificationNotFound(ClientError):
+    """Missing or someone else's: the same answer, so existence never leaks."""
+
+    code = "not_found"
+    default_message = "notification not found"
+    http_status = 404

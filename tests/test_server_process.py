@@ -1,0 +1,379 @@
+"""What only the network shows, against real server processes on free ports.
+
+daphne (the contract's reference) and uvicorn with `--ws websockets-sansio` (the
+production server) each run as a subprocess on a temporary SQLite file made with
+`migrate` + `seed_demo`, with `REDIS_URL` passed through when set. A real
+`websockets` client checks the Origin refusal, `auth_error` then close 4001, ping,
+a chat between two clients, and that no token ever reaches the server's output.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PASSWORD = "demo12345"  # chat/management/commands/seed_demo.py
+CIRCLE = "circle-heluo"  # made by seed_demo
+AFTER_AUTH = ("notification", "notification_summary")
+INVALID_TOKEN = "Token无效或已过期"
+TIMEOUT = 10
+
+COMMANDS = {
+    "daphne": [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", "{port}"],
+    "uvicorn": [
+        str(BIN / "uvicorn"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--ws",
+        "websockets-sansio",
+    ],
+}
+APP = "yyc3_realtime.asgi:application"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(db_path: Path, prefix: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "YYC3_REQUIRE_BACKENDS"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="yyc3_realtime.settings",
+        SQLITE_PATH=str(db_path),
+        CHANNEL_LAYER_PREFIX=prefix,
+        # Strict: every logger at DEBUG, output unbuffered.
+        LOG_LEVEL="DEBUG",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+# One process: migrate, seed the demo data, print an access token per demo user.
+PREPARE = """
+import io, json
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from rest_framework_simplejwt.tokens import AccessToken
+call_command("migrate", interactive=False, verbosity=0)
+call_command("seed_demo", stdout=io.StringIO())
+users = get_user_model().objects.filter(username__in=["alice", "bob"])
+print(json.dumps({u.username: str(AccessToken.for_user(u)) for u in users}))
+"""
+
+
+class Server:
+    """One server process; its stdout and stderr go to files."""
+
+    def __init__(self, kind: str, workdir: Path, template: "Template") -> None:
+        self.kind = kind
+        self.tokens = template.tokens
+        self.port = free_port()
+        self.prefix = f"srv{uuid.uuid4().hex[:12]}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        db_path = workdir / "db.sqlite3"
+        shutil.copy(template.db_path, db_path)
+        self.out_path, self.err_path = workdir / "stdout.log", workdir / "stderr.log"
+        command = [part.format(port=self.port) for part in COMMANDS[kind]] + [APP]
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=server_env(db_path, self.prefix),
+                stdout=out,
+                stderr=err,
+            )
+        self.http = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}"
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.kind} exited:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"{self.kind} did not start:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        redis_url = os.environ.get("REDIS_URL")
+        if redis_url:
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            keys = list(client.scan_iter(f"{self.prefix}*", count=1000))
+            if keys:
+                client.delete(*keys)
+            client.close()
+
+    def output(self) -> str:
+        return "".join(
+            path.read_text(errors="replace")
+            for path in (self.out_path, self.err_path)
+            if path.exists()
+        )
+
+    def token(self, username: str = "alice") -> str:
+        """Return an access token of a demo user (made when the data was seeded)."""
+        return self.tokens[username]
+
+    def obtain_token(self, username: str = "alice") -> str:
+        """Return an access token from the server's own token endpoint."""
+        got = httpx.post(
+            f"{self.http}/api/auth/token/",
+            json={"username": username, "password": PASSWORD},
+            timeout=TIMEOUT,
+        )
+        assert got.status_code == 200, got.text
+        return got.json()["access"]
+
+
+@dataclass(frozen=True)
+class Template:
+    db_path: Path
+    tokens: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Template:
+    """A migrated SQLite file with the demo users and rooms, and their tokens."""
+    path = tmp_path_factory.mktemp("server-db") / "db.sqlite3"
+    env = server_env(path, "unused")
+    env["LOG_LEVEL"] = "WARNING"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", PREPARE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return Template(path, json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.fixture(scope="module", params=sorted(COMMANDS))
+def server(request, template, tmp_path_factory):
+    """A running server of each kind, shared by the module's tests."""
+    running = Server(request.param, tmp_path_factory.mktemp(request.param), template)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=sorted(COMMANDS))
+def own_server(request, template, tmp_path):
+    """A server of each kind for one test: the test stops it and reads all output."""
+    running = Server(request.param, tmp_path, template)
+    yield running
+    running.stop()
+
+
+def recv(client: ClientConnection) -> dict:
+    return json.loads(client.recv(timeout=TIMEOUT))
+
+
+def recv_type(client: ClientConnection, kind: str, skip=AFTER_AUTH) -> dict:
+    while True:
+        frame = recv(client)
+        if frame["type"] == kind:
+            return frame
+        assert frame["type"] in skip, f"expected {kind}, got {frame}"
+
+
+def close_code(client: ClientConnection) -> int:
+    """Return the close code; fails if a frame arrives first."""
+    with pytest.raises(ConnectionClosed) as closed:
+        frame = client.recv(timeout=TIMEOUT)
+        raise AssertionError(f"expected a close, got {frame}")
+    assert closed.value.rcvd is not None, "closed without a close frame"
+    return closed.value.rcvd.code
+
+
+def send(client: ClientConnection, frame: dict) -> None:
+    client.send(json.dumps(frame))
+
+
+def open_socket(server: Server, query: str = "", **kwargs) -> ClientConnection:
+    return connect(f"{server.ws}/ws{query}", open_timeout=TIMEOUT, **kwargs)
+
+
+# --- the handshake ---------------------------------------------------------------
+
+
+def test_foreign_origin_is_refused_with_http_403(server):
+    token = server.token()
+    with pytest.raises(InvalidStatus) as refused:
+        open_socket(server, f"?token={token}", origin="http://evil.example")
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "origin", [None, "http://127.0.0.1:{port}", "http://localhost"]
+)
+def test_no_origin_or_an_allowed_origin_is_accepted(server, origin):
+    token = server.token()
+    origin = origin.format(port=server.port) if origin else None
+    with open_socket(server, f"?token={token}", origin=origin) as client:
+        first = recv(client)
+        assert first["type"] == "auth_success"
+
+
+# --- auth -----------------------------------------------------------------------
+
+
+def test_invalid_token_gets_auth_error_then_close_4001(server):
+    token = server.token()
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with open_socket(server, f"?token={forged}") as client:
+        assert recv(client) == {"type": "auth_error", "data": {"error": INVALID_TOKEN}}
+        assert close_code(client) == 4001
+
+
+def test_invalid_token_in_the_auth_message_gets_auth_error_then_4001(server):
+    with open_socket(server) as client:
+        send(client, {"type": "auth", "token": "not-a-jwt", "clientId": "c-1"})
+        assert recv(client) == {"type": "auth_error", "data": {"error": INVALID_TOKEN}}
+        assert close_code(client) == 4001
+
+
+def test_valid_token_then_ping_pong(server):
+    token = server.token()
+    with open_socket(server, f"?token={token}&clientId=dev-1&deviceType=mobile") as c:
+        first = recv(c)
+        assert first["type"] == "auth_success"
+        assert first["data"]["sessionId"] == "dev-1"
+        before = int(time.time() * 1000)
+        send(c, {"type": "ping", "timestamp": before, "requestId": "p"})
+        pong = recv_type(c, "pong")
+        assert pong["requestId"] == "p"
+        assert before - 5_000 <= pong["timestamp"] <= int(time.time() * 1000) + 5_000
+
+
+def test_first_message_auth(server):
+    token = server.token()
+    with open_socket(server) as client:
+        send(client, {"type": "auth", "token": token, "clientId": "c-2"})
+        first = recv(client)
+        assert first["type"] == "auth_success"
+        assert first["data"]["sessionId"] == "c-2"
+
+
+# --- chat -----------------------------------------------------------------------
+
+
+def test_chat_round_trip_between_two_clients(server):
+    alice_token, bob_token = server.obtain_token("alice"), server.token("bob")
+    with (
+        open_socket(server, f"?token={alice_token}") as alice,
+        open_socket(server, f"?token={bob_token}") as bob,
+    ):
+        for client in (alice, bob):
+            assert recv(client)["type"] == "auth_success"
+            send(client, {"type": "join_room", "data": {"roomId": CIRCLE}})
+            assert recv_type(client, "room_state")["data"]["roomId"] == CIRCLE
+            # Its own user_joined: the join is complete everywhere before the next.
+            assert recv(client)["type"] == "user_joined"
+        assert recv(alice)["data"]["userName"] == "Bob"  # bob's user_joined
+        send(bob, {"type": "chat", "data": {"roomId": CIRCLE, "message": "你好"}})
+        to_alice, to_bob = recv(alice), recv(bob)
+        assert to_alice == to_bob
+        assert to_alice["data"]["message"] == "你好"
+        assert to_alice["data"]["senderName"] == "Bob"
+        # The REST history has it too.
+        got = httpx.get(
+            f"{server.http}/api/rooms/{CIRCLE}/messages/",
+            headers={"Authorization": f"Bearer {alice_token}"},
+            timeout=TIMEOUT,
+        )
+        assert got.json()["messages"][-1] == to_alice["data"]
+
+
+# --- logs -------------------------------------------------------------------------
+
+
+def test_tokens_never_reach_the_server_output(own_server):
+    server = own_server
+    token = server.obtain_token()
+    other = server.token("bob")
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with open_socket(server, f"?token={token}&clientId=dev-1") as client:
+        assert recv(client)["type"] == "auth_success"
+        send(client, {"type": "auth", "token": other})  # another user's: refused
+        assert recv_type(client, "error")["data"]["code"] == "invalid_message"
+    with open_socket(server, f"?token={forged}") as client:
+        assert recv(client)["type"] == "auth_error"
+        assert close_code(client) == 4001
+    with open_socket(server) as client:
+        send(client, {"type": "auth", "token": other})
+        assert recv(client)["type"] == "auth_success"
+    with pytest.raises(InvalidStatus):
+        open_socket(server, f"?token={token}", origin="http://evil.example")
+    httpx.get(
+        f"{server.http}/api/rooms/",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT,
+    )
+    server.stop()
+    output = server.output()
+    # The handshakes were logged (so this looks at the right output) ...
+    assert "/ws" in output, output
+    # ... and no token, nor any part of one that identifies it, is in it.
+    for secret in (token, other, forged):
+        signature = secret.rsplit(".", 1)[1]
+        assert secret not in output
+        assert signature[:20] not in output
+
+
+def test_a_token_in_a_plain_http_query_is_not_logged(server, request):
+    if server.kind == "daphne":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="daphne's CLI writes its access log (full URL, query included) "
+                "straight to stdout, past the logging filters",
+            )
+        )
+    token = server.token()
+    marker = uuid.uuid4().hex
+    # A client (or a proxy that dropped the Upgrade header) asking /ws over HTTP.
+    httpx.get(f"{server.http}/ws?token={token}&m={marker}", timeout=TIMEOUT)
+    # Wait for the request's access-log line, then look at what it says.
+    deadline = time.monotonic() + TIMEOUT
+    while marker not in server.output():
+        assert time.monotonic() < deadline, "the request was never logged"
+        time.sleep(0.05)
+    assert token.rsplit(".", 1)[1][:20] not in server.output()
