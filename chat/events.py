@@ -8,19 +8,36 @@ clients catch up from history or the inbox.
 """
 
 import logging
+import time
 
 from asgiref.sync import async_to_sync
 
 from django.db import transaction
 
 from chat import hub, protocol
+from chat.models import parse_message_id
 
 logger = logging.getLogger(__name__)
 
 
+_last_failure_log = 0.0
+
+
+def _log_layer_failure(target: str) -> None:
+    """Log a failed push once a minute: the write stands, clients catch up."""
+    global _last_failure_log
+    now = time.monotonic()
+    if now - _last_failure_log > 60:
+        _last_failure_log = now
+        logger.exception("channel layer unavailable; push to %s dropped", target)
+
+
 async def apublish(topic: str, frame: dict) -> None:
     """Send a frame to every socket subscribed to `topic`, on every process."""
-    await hub.publish(topic, protocol.encode(frame))
+    try:
+        await hub.publish(topic, protocol.encode(frame))
+    except Exception:
+        _log_layer_failure(topic)
 
 
 async def acontrol(topic: str, action: dict) -> None:
@@ -49,7 +66,25 @@ def control_on_commit(topic: str, action: dict) -> None:
 
 
 async def achat_message(*, room_pk: int, data: dict) -> None:
-    await apublish(hub.room_topic(room_pk), protocol.chat(data))
+    """Publish one stored chat (in room order; see `chat.hub`)."""
+    await achat_messages(room_pk=room_pk, datas=[data])
+
+
+async def achat_messages(*, room_pk: int, datas: list[dict]) -> None:
+    """Publish a room's stored chats, oldest first; consecutive ones in one message."""
+    runs: list[tuple[int, list[str]]] = []
+    for data in datas:
+        seq = parse_message_id(data["id"])
+        text = protocol.encode(protocol.chat(data))
+        if runs and runs[-1][0] + len(runs[-1][1]) == seq:
+            runs[-1][1].append(text)
+        else:
+            runs.append((seq, [text]))
+    try:
+        for seq, texts in runs:
+            await hub.publish_in_order(hub.room_topic(room_pk), seq, texts)
+    except Exception:
+        _log_layer_failure(f"room {room_pk}")
 
 
 async def apresence(

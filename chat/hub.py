@@ -1,15 +1,21 @@
 """Process-local fan-out over the channel layer.
 
-Each server process owns one layer channel. A topic (a room, a user, everyone) is
-a channel-layer group whose members are the *processes* that have a socket
-subscribed to it, not the sockets themselves. `publish` sends one layer message
-with the frame already encoded; each process hands that same text to its local
-sockets. Stock Channels instead puts every socket in the group and re-encodes and
-re-dispatches per socket; see docs/architecture.md for the measurements.
+Each server process owns one layer channel. A topic (a room, a user, everyone)
+maps to a channel-layer group whose members are the *processes* that have a
+socket subscribed to it, not the sockets themselves. `publish` sends one layer
+message with the frame already encoded; each process hands that same text to its
+local sockets. Stock Channels instead puts every socket in the group and
+re-encodes and re-dispatches per socket (docs/architecture.md has the figures).
 
-Memberships are re-asserted every `WS_GROUP_REFRESH_SECONDS`, so a Redis restart
-(which empties groups while sockets stay open) heals by itself, and the layer's
-group expiry never drops a live topic.
+- User topics share `WS_USER_GROUP_SHARDS` groups (`user.<pk>` → `users.<pk % N>`),
+  so a process with 10,000 signed-in sockets is in at most N user groups; the
+  receiving hub picks the user's sockets locally.
+- Room chats carry their room sequence: a hub hands a room's chats to its sockets
+  in id order, holding an early one for at most `WS_ORDER_HOLD_SECONDS` while the
+  one before it is on its way from another process. A client that resumes with
+  `history` `after` its last id therefore never skips a message.
+- Memberships and presence are re-asserted every `WS_GROUP_REFRESH_SECONDS`, so a
+  Redis restart (which empties groups while sockets stay open) heals by itself.
 """
 
 import asyncio
@@ -28,7 +34,7 @@ CONTROL = "hub.control"
 
 
 class Subscriber(Protocol):
-    def push(self, text: str) -> None: ...
+    def send_message(self, message: dict) -> None: ...
 
     def control(self, topic: str, action: dict) -> None: ...
 
@@ -46,7 +52,20 @@ ALL_TOPIC = "all"
 
 def group_name(topic: str) -> str:
     """Return the channel-layer group of a topic (topics are built from ids only)."""
+    if topic.startswith("user."):
+        return f"hub.users.{int(topic[5:]) % settings.WS_USER_GROUP_SHARDS}"
     return f"hub.{topic}"
+
+
+class RoomOrder:
+    """Per-topic reorder buffer: deliver sequence n only after n-1 (or a timeout)."""
+
+    __slots__ = ("last", "held", "timer")
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+        self.held: dict[int, str] = {}
+        self.timer: asyncio.TimerHandle | None = None
 
 
 class Hub:
@@ -56,6 +75,8 @@ class Hub:
         self.layer = get_channel_layer()
         self.channel_name: str | None = None
         self.topics: dict[str, set[Subscriber]] = {}
+        self.groups: dict[str, int] = {}
+        self.order: dict[str, RoomOrder] = {}
         self._started: asyncio.Future | None = None
         self._tasks: list[asyncio.Task] = []
 
@@ -73,10 +94,13 @@ class Hub:
     async def subscribe(self, topic: str, subscriber: Subscriber) -> None:
         await self.start()
         members = self.topics.setdefault(topic, set())
-        first = not members
+        if subscriber in members:
+            return
         members.add(subscriber)
-        if first:
-            await self.layer.group_add(group_name(topic), self.channel_name)
+        group = group_name(topic)
+        self.groups[group] = self.groups.get(group, 0) + 1
+        if self.groups[group] == 1:
+            await self.layer.group_add(group, self.channel_name)
 
     async def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
         members = self.topics.get(topic)
@@ -85,15 +109,55 @@ class Hub:
         members.discard(subscriber)
         if not members:
             del self.topics[topic]
-            await self.layer.group_discard(group_name(topic), self.channel_name)
+            self._forget_order(topic)
+        group = group_name(topic)
+        self.groups[group] -= 1
+        if not self.groups[group]:
+            del self.groups[group]
+            await self.layer.group_discard(group, self.channel_name)
 
     def local_count(self, topic: str) -> int:
         return len(self.topics.get(topic, ()))
 
     def deliver(self, topic: str, text: str) -> None:
         """Hand an encoded frame to every local subscriber of `topic`."""
-        for subscriber in tuple(self.topics.get(topic, ())):
-            subscriber.push(text)
+        subscribers = self.topics.get(topic)
+        if subscribers:
+            # One ASGI message object for every socket: the frame is encoded once.
+            message = {"type": "websocket.send", "text": text}
+            for subscriber in tuple(subscribers):
+                subscriber.send_message(message)
+
+    def deliver_in_order(self, topic: str, seq: int, texts: list[str]) -> None:
+        """Deliver a room's chats `seq, seq+1, ...` in sequence order."""
+        if topic not in self.topics:
+            return
+        order = self.order.setdefault(topic, RoomOrder())
+        for offset, text in enumerate(texts):
+            order.held[seq + offset] = text
+        self._release(topic, order)
+
+    def _release(self, topic: str, order: RoomOrder, force: bool = False) -> None:
+        held = order.held
+        while held:
+            lowest = min(held)
+            if order.last is not None and lowest > order.last + 1 and not force:
+                break
+            order.last = max(lowest, order.last or 0)
+            self.deliver(topic, held.pop(lowest))
+        if order.timer is not None:
+            order.timer.cancel()
+            order.timer = None
+        if held:
+            loop = asyncio.get_running_loop()
+            order.timer = loop.call_later(
+                settings.WS_ORDER_HOLD_SECONDS, self._release, topic, order, True
+            )
+
+    def _forget_order(self, topic: str) -> None:
+        order = self.order.pop(topic, None)
+        if order is not None and order.timer is not None:
+            order.timer.cancel()
 
     async def _read(self) -> None:
         while True:
@@ -107,22 +171,27 @@ class Hub:
                 continue
             kind = message.get("type")
             if kind == FANOUT:
-                self.deliver(message["topic"], message["text"])
+                if "seq" in message:
+                    self.deliver_in_order(
+                        message["topic"], message["seq"], message["texts"]
+                    )
+                else:
+                    self.deliver(message["topic"], message["text"])
             elif kind == CONTROL:
                 for subscriber in tuple(self.topics.get(message["topic"], ())):
                     subscriber.control(message["topic"], message["action"])
 
     async def _refresh(self) -> None:
+        from chat.presence import get_presence
+
         while True:
             await asyncio.sleep(settings.WS_GROUP_REFRESH_SECONDS)
-            for topic in tuple(self.topics):
-                try:
-                    await self.layer.group_add(group_name(topic), self.channel_name)
-                except Exception:
-                    logger.warning(
-                        "hub: could not refresh group %s", topic, exc_info=True
-                    )
-                    break
+            try:
+                for group in tuple(self.groups):
+                    await self.layer.group_add(group, self.channel_name)
+                await get_presence().refresh()
+            except Exception:
+                logger.warning("hub: could not refresh memberships", exc_info=True)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -150,6 +219,15 @@ async def publish(topic: str, text: str) -> None:
     layer = get_channel_layer()
     await layer.group_send(
         group_name(topic), {"type": FANOUT, "topic": topic, "text": text}
+    )
+
+
+async def publish_in_order(topic: str, seq: int, texts: list[str]) -> None:
+    """Send a room's chats with sequences `seq, seq+1, ...` in one layer message."""
+    layer = get_channel_layer()
+    await layer.group_send(
+        group_name(topic),
+        {"type": FANOUT, "topic": topic, "seq": seq, "texts": texts},
     )
 
 

@@ -76,7 +76,7 @@ class LocalPresence:
     async def count(self, key: str) -> int:
         return len(self.keys.get(key, ()))
 
-    async def refresh(self, entries: list[tuple[str, str, str]]) -> None:
+    async def refresh(self) -> None:
         return None
 
 
@@ -98,6 +98,8 @@ class RedisPresence:
         self.prefix = prefix
         self._join = self.redis.register_script(_JOIN)
         self._leave = self.redis.register_script(_LEAVE)
+        # This process's live entries, re-asserted by `refresh`.
+        self.local: set[tuple[str, str, str]] = set()
 
     def _keys(self, key: str) -> list[str]:
         return [f"{self.prefix}:c:{key}", f"{self.prefix}:u:{key}"]
@@ -108,24 +110,29 @@ class RedisPresence:
         return [f"{user_id}|{conn_id}", user_id, now + ttl, now, int(ttl * 4000)]
 
     async def join(self, key: str, user_id: str, conn_id: str) -> tuple[int, int]:
+        self.local.add((key, user_id, conn_id))
         mine, total = await self._join(self._keys(key), self._args(user_id, conn_id))
         return int(mine), int(total)
 
     async def leave(self, key: str, user_id: str, conn_id: str) -> tuple[int, int]:
+        self.local.discard((key, user_id, conn_id))
         mine, total = await self._leave(self._keys(key), self._args(user_id, conn_id))
         return int(mine), int(total)
 
     async def count(self, key: str) -> int:
         return int(await self.redis.hlen(self._keys(key)[1]))
 
-    async def refresh(self, entries: list[tuple[str, str, str]]) -> None:
-        """Push the expiry of live connections forward; re-add any Redis lost."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key, user_id, conn_id in entries:
-                await self._join(
-                    self._keys(key), self._args(user_id, conn_id), client=pipe
-                )
-            await pipe.execute()
+    async def refresh(self) -> None:
+        """Push the expiry of this process's connections forward; re-add any that
+        Redis lost (a restart), in pipelines of 500."""
+        entries = list(self.local)
+        for start in range(0, len(entries), 500):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, user_id, conn_id in entries[start : start + 500]:
+                    await self._join(
+                        self._keys(key), self._args(user_id, conn_id), client=pipe
+                    )
+                await pipe.execute()
 
 
 _stores: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object]" = (

@@ -241,6 +241,10 @@ WS_HISTORY_MAX_LIMIT = env_int("WS_HISTORY_MAX_LIMIT", 100, 1)
 # How often a process re-asserts its group memberships and presence (covers a
 # Redis restart and group expiry).
 WS_GROUP_REFRESH_SECONDS = env_float("WS_GROUP_REFRESH_SECONDS", 30.0)
+# User topics share this many channel-layer groups (see chat/hub.py).
+WS_USER_GROUP_SHARDS = env_int("WS_USER_GROUP_SHARDS", 64, 1)
+# How long a process holds a room's chat while an earlier one is still on its way.
+WS_ORDER_HOLD_SECONDS = env_float("WS_ORDER_HOLD_SECONDS", 0.5)
 
 # --- Static, i18n, logging ----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -301,6 +305,9 @@ LIVE_STREAM_PRESENCE_THRESHOLD = env_int("LIVE_STREAM_PRESENCE_THRESHOLD", 200)
 # LIVE_STREAM_PRESENCE_INTERVAL: seconds between a live room's `presence` frames
 # (each process checks the shared count this often while it has viewers there).
 LIVE_STREAM_PRESENCE_INTERVAL = env_float("LIVE_STREAM_PRESENCE_INTERVAL", 1.0)
+
+# Most chats stored in one transaction by a process's writer (group commit).
+CHAT_WRITE_BATCH_MAX = env_int("CHAT_WRITE_BATCH_MAX", 200, 1)
 
 # --- Chat content and the assistant --------------------------------------------
 CHAT_BLOCKED_WORDS = [w.lower() for w in env_list("CHAT_BLOCKED_WORDS", "")]

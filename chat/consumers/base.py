@@ -77,8 +77,13 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
 
     # --- sending -----------------------------------------------------------------
 
+    def send_message(self, message: dict) -> None:
+        """Queue an ASGI send message (the hub shares one across sockets)."""
+        if self.outbox is not None:
+            self.outbox.push(message)
+
     def push(self, text: str) -> None:
-        """Deliver an encoded frame (called by the hub for every subscribed topic)."""
+        """Queue an encoded frame for this socket alone."""
         if self.outbox is not None:
             self.outbox.push({"type": "websocket.send", "text": text})
 

@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import events, protocol, selectors, services
+from chat.batching import get_writer
 from chat.consumers.policy import JoinedRoom, RoomPolicy
 from chat.exceptions import Forbidden, InvalidMessage, NotInRoom, RoomTypeMismatch
 from chat.hub import get_hub, room_topic
@@ -56,9 +57,10 @@ def _history(*, user, room_id: str, data: dict) -> tuple[list[dict], bool]:
     )
 
 
-def _store_chat(*, joined: JoinedRoom, user, data: dict) -> tuple[dict, bool]:
-    return services.message_create_idempotent(
-        room=Room(pk=joined.pk, room_id=joined.room_id, room_type=joined.room_type),
+def _chat_draft(*, joined: JoinedRoom, user, data: dict) -> services.ChatDraft:
+    return services.ChatDraft(
+        room_pk=joined.pk,
+        room_id=joined.room_id,
         user=user,
         text=data["message"],
         message_type=data["messageType"],
@@ -186,14 +188,14 @@ class RoomsMixin:
     async def on_chat(self, inbound: protocol.Inbound) -> None:
         joined = self.joined_room(self.room_id_of(inbound.data))
         await joined.policy.check_chat(self, joined, inbound.data)
-        data, created = await database_sync_to_async(_store_chat)(
-            joined=joined, user=self.user, data=inbound.data
+        data, created = await get_writer().store(
+            _chat_draft(joined=joined, user=self.user, data=inbound.data)
         )
         if not created:
             # A retry of a message already stored: answer this connection only.
             self.send_frame(protocol.chat(data))
             return
-        await events.achat_message(room_pk=joined.pk, data=data)
+        # The writer has published it to the room.
         await joined.policy.after_chat(self, joined, data)
 
     async def on_history(self, inbound: protocol.Inbound) -> None:

@@ -1,0 +1,209 @@
+"""Chat writes. Chats are stored in batches: one transaction, one sequence update
+per room and one INSERT for every chat that arrived while the previous batch was
+being written (group commit; see `chat.batching`)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chat.exceptions import ClientError, ContentBlocked, Forbidden, Muted, RoomClosed
+from chat.models import ChatMessage, Room, RoomMember
+from chat.selectors import message_data, user_display_name
+
+
+@dataclass(frozen=True)
+class ChatDraft:
+    """A user's chat, validated, waiting to be stored."""
+
+    room_pk: int
+    room_id: str
+    user: object
+    text: str
+    message_type: str = "text"
+    client_msg_id: str | None = None
+    episode: int | None = None
+    playback_ms: int | None = None
+
+
+# What storing one draft gave: (wire data, whether it is new) or the refusal.
+Outcome = tuple[dict, bool] | ClientError
+
+
+def _next_seqs(room_pk: int, count: int) -> range:
+    """Lock the room row and hand out its next `count` numbers.
+
+    One statement, so ids in a room follow commit order (PostgreSQL and SQLite
+    >= 3.35 both have RETURNING). RoomClosed if the room is closed.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Room._meta.db_table} SET last_seq = last_seq + %s "
+            "WHERE id = %s AND NOT is_closed RETURNING last_seq",
+            [count, room_pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise RoomClosed()
+    return range(row[0] - count + 1, row[0] + 1)
+
+
+def _blocked(text: str) -> bool:
+    lowered = text.lower()
+    return any(word and word in lowered for word in settings.CHAT_BLOCKED_WORDS)
+
+
+def _stored_duplicates(drafts: list[ChatDraft]) -> dict[tuple, ChatMessage]:
+    keyed = [d for d in drafts if d.client_msg_id]
+    if not keyed:
+        return {}
+    match = Q()
+    for d in keyed:
+        match |= Q(
+            room_id=d.room_pk, sender_id=d.user.pk, client_msg_id=d.client_msg_id
+        )
+    return {
+        (m.room_id, m.sender_id, m.client_msg_id): m
+        for m in ChatMessage.objects.filter(match)
+    }
+
+
+def _member_refusal(member: RoomMember | None, now: datetime) -> ClientError | None:
+    if member is None:
+        return None
+    if member.is_banned:
+        return Forbidden("you are banned from this room")
+    if member.is_muted(now):
+        return Muted(f"muted until {member.muted_until.isoformat()}")
+    return None
+
+
+@transaction.atomic
+def messages_create(drafts: list[ChatDraft]) -> list[Outcome]:
+    """Store users' chats in one transaction; return one outcome per draft.
+
+    A repeat of a `client_msg_id` by the same user in the same room (already
+    stored, or twice in this batch) returns the stored message, not stored again.
+    """
+    now = timezone.now()
+    outcomes: list[Outcome | None] = [None] * len(drafts)
+    stored = _stored_duplicates(drafts)
+    members = {
+        (m.room_id, m.user_id): m
+        for m in RoomMember.objects.filter(
+            room_id__in={d.room_pk for d in drafts},
+            user_id__in={d.user.pk for d in drafts},
+        )
+    }
+    pending: dict[int, list[int]] = {}
+    first_of: dict[tuple, int] = {}
+    for i, d in enumerate(drafts):
+        key = (d.room_pk, d.user.pk, d.client_msg_id)
+        if d.client_msg_id and key in stored:
+            outcomes[i] = (message_data(stored[key], d.room_id), False)
+        elif d.client_msg_id and key in first_of:
+            outcomes[i] = first_of[key]  # resolved below, after the insert
+        elif _blocked(d.text):
+            outcomes[i] = ContentBlocked()
+        else:
+            refusal = _member_refusal(members.get((d.room_pk, d.user.pk)), now)
+            if refusal is not None:
+                outcomes[i] = refusal
+            else:
+                pending.setdefault(d.room_pk, []).append(i)
+                if d.client_msg_id:
+                    first_of[key] = i
+    rows: list[tuple[int, ChatMessage]] = []
+    for room_pk, indexes in pending.items():
+        try:
+            seqs = _next_seqs(room_pk, len(indexes))
+        except RoomClosed as exc:
+            for i in indexes:
+                outcomes[i] = exc
+            continue
+        rows += [
+            (i, _row(drafts[i], seq)) for i, seq in zip(indexes, seqs, strict=True)
+        ]
+    ChatMessage.objects.bulk_create([row for _, row in rows])
+    for i, row in rows:
+        outcomes[i] = (message_data(row, drafts[i].room_id), True)
+    for i, outcome in enumerate(outcomes):
+        if isinstance(outcome, int):  # a repeat inside this batch
+            original = outcomes[outcome]
+            outcomes[i] = (
+                (original[0], False) if isinstance(original, tuple) else original
+            )
+    return outcomes
+
+
+def _row(d: ChatDraft, seq: int) -> ChatMessage:
+    return ChatMessage(
+        room_id=d.room_pk,
+        seq=seq,
+        sender=d.user,
+        sender_name=user_display_name(d.user),
+        message=d.text,
+        message_type=d.message_type,
+        client_msg_id=d.client_msg_id,
+        episode=d.episode,
+        playback_ms=d.playback_ms,
+    )
+
+
+def messages_create_safely(drafts: list[ChatDraft]) -> list[Outcome]:
+    """`messages_create`; when a concurrent writer stored one of the same
+    `client_msg_id`s first, store the drafts one by one so only that one repeats."""
+    try:
+        return messages_create(drafts)
+    except IntegrityError:
+        if len(drafts) == 1:
+            return messages_create(drafts)
+        return [outcome for d in drafts for outcome in messages_create_safely([d])]
+
+
+def message_create(*, room: Room, user, text: str, **fields) -> tuple[dict, bool]:
+    """Store one chat; return (its wire data, whether it is new) or raise."""
+    draft = ChatDraft(
+        room_pk=room.pk, room_id=room.room_id, user=user, text=text, **fields
+    )
+    outcome = messages_create_safely([draft])[0]
+    if isinstance(outcome, ClientError):
+        raise outcome
+    return outcome
+
+
+@transaction.atomic
+def assistant_message_create(*, room: Room, text: str, reply_to: str) -> dict:
+    """Store the AI assistant's reply; return its wire data."""
+    message = ChatMessage.objects.create(
+        room=room,
+        seq=_next_seqs(room.pk, 1)[0],
+        sender=None,
+        sender_name=settings.AI_ASSISTANT_NAME,
+        message=text,
+        reply_to=reply_to,
+    )
+    return message_data(message, room.room_id)
+
+
+@transaction.atomic
+def messages_expired_purge(
+    *, room_type: str, older_than: datetime, batch_size: int = 1000
+) -> int:
+    """Delete one batch of a room type's messages created before `older_than`.
+
+    Return how many were deleted; call until it returns 0. Batches keep each
+    transaction (and its locks) short on a busy table.
+    """
+    batch = list(
+        ChatMessage.objects.filter(room__room_type=room_type, created_at__lt=older_than)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    if not batch:
+        return 0
+    deleted, _ = ChatMessage.objects.filter(pk__in=batch).delete()
+    return deleted

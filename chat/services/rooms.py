@@ -1,0 +1,129 @@
+"""Writes: opening rooms, storing chat, moderation. Each write is one transaction;
+pushes are handed to `chat.events`, which sends them after commit."""
+
+import re
+import secrets
+
+from django.db import IntegrityError, transaction
+
+from chat.exceptions import (
+    Forbidden,
+    InvalidMessage,
+    RoomClosed,
+    RoomNotFound,
+    RoomTypeMismatch,
+)
+from chat.models import Drama, Room, RoomMember, RoomType
+from chat.selectors import (
+    member_get,
+    room_get_for_user,
+)
+
+DRAMA_ROOM_RE = re.compile(r"^drama-([1-9][0-9]{0,17})$")
+# Prefix of the ids the server makes up for rooms created without one.
+GENERATED_ID_PREFIX = {
+    RoomType.AI_ASSISTANT: "ai",
+    RoomType.LIVE_STREAM: "live",
+    RoomType.CULTURAL_CIRCLE: "circle",
+}
+
+
+@transaction.atomic
+def room_open_for_join(
+    *, room_id: str, room_type: str | None, user, create: str
+) -> Room:
+    """Return the room `user` may join, creating it when the type's rule allows.
+
+    `create` is the room type's rule: "never", "anyone", "owner" (the joiner owns
+    it) or "drama" (the id names an existing Drama: `drama-<pk>`).
+    """
+    try:
+        room = room_get_for_user(room_id=room_id, user=user)
+    except RoomNotFound:
+        room = _room_create_on_join(
+            room_id=room_id, room_type=room_type, user=user, create=create
+        )
+    if room_type and room.room_type != room_type:
+        raise RoomTypeMismatch(f"room {room_id} is a {room.room_type} room")
+    if room.is_closed:
+        raise RoomClosed()
+    member = member_get(room=room, user=user)
+    if member is not None and member.is_banned:
+        raise Forbidden("you are banned from this room")
+    return room
+
+
+def _room_create_on_join(
+    *, room_id: str, room_type: str | None, user, create: str
+) -> Room:
+    if (
+        create == "never"
+        or room_type is None
+        or _reserved_for_other_type(room_id, room_type)
+        or Room.objects.filter(room_id=room_id).exists()
+    ):
+        raise RoomNotFound()
+    defaults: dict = {"room_type": room_type, "title": room_id}
+    if create == "owner":
+        defaults["owner"] = user
+    elif create == "drama":
+        match = DRAMA_ROOM_RE.match(room_id)
+        drama = Drama.objects.filter(pk=int(match.group(1))).first() if match else None
+        if drama is None:
+            raise RoomNotFound()
+        defaults.update(drama=drama, title=drama.title)
+    room, _ = Room.objects.get_or_create(room_id=room_id, defaults=defaults)
+    if room.room_type == RoomType.AI_ASSISTANT and room.owner_id != user.pk:
+        raise RoomNotFound()
+    return room
+
+
+def _reserved_for_other_type(room_id: str, room_type: str) -> bool:
+    """`drama-<n>` names the chat of drama n and no other kind of room."""
+    return room_type != RoomType.DRAMA_CHAT and bool(DRAMA_ROOM_RE.match(room_id))
+
+
+def user_may_create_rooms(user) -> bool:
+    """Return whether `user` may open standing rooms (circles, live streams)."""
+    return user.is_staff or user.has_perm("chat.add_room")
+
+
+@transaction.atomic
+def room_create(
+    *,
+    user,
+    room_type: str,
+    room_id: str | None,
+    title: str,
+    create: str,
+    record_membership: bool,
+) -> Room:
+    """Create a room through the API under the type's rule; the creator owns it.
+
+    `create` is the rule: "owner" (anyone, for a room of their own), "permitted"
+    (staff or the `chat.add_room` permission) or "never".
+    """
+    if create == "never":
+        raise InvalidMessage(f"{room_type} rooms are not created through the API")
+    if create == "permitted" and not user_may_create_rooms(user):
+        raise Forbidden(f"you may not create {room_type} rooms")
+    room_id = room_id or f"{GENERATED_ID_PREFIX[room_type]}-{secrets.token_hex(8)}"
+    if _reserved_for_other_type(room_id, room_type):
+        raise InvalidMessage("ids drama-<n> belong to drama_chat rooms")
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(
+                room_id=room_id, room_type=room_type, title=title or room_id, owner=user
+            )
+    except IntegrityError:
+        raise InvalidMessage(f"room id {room_id} is taken") from None
+    if record_membership:
+        RoomMember.objects.create(room=room, user=user)
+    return room
+
+
+@transaction.atomic
+def room_member_add(*, room: Room, user) -> RoomMember:
+    """Record `user` as a member of `room` (kept for standing communities)."""
+    member, _ = RoomMember.objects.get_or_create(room=room, user=user)
+    return member

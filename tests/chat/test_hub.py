@@ -1,0 +1,79 @@
+"""The process hub: room chats reach sockets in id order; memberships heal."""
+
+import pytest
+import pytest_asyncio
+
+from chat import hub
+from chat.models import Room, RoomType
+from chat.presence import get_presence
+from tests import ws
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+def chat_text(seq: int) -> str:
+    return f'{{"type":"chat","data":{{"id":"{seq:012d}-{seq}","message":"m{seq}"}}}}'
+
+
+@pytest_asyncio.fixture
+async def room_socket(connect_ready, alice, token_for):
+    room = await Room.objects.acreate(
+        room_id="hub-1", room_type=RoomType.CULTURAL_CIRCLE
+    )
+    sock = await connect_ready(token=token_for(alice))
+    await ws.join(sock, "hub-1", "cultural_circle")
+    await ws.recv_type(sock, "user_joined")
+    return room, sock
+
+
+async def test_a_late_earlier_chat_is_delivered_first(room_socket, settings):
+    settings.WS_ORDER_HOLD_SECONDS = 5
+    room, sock = room_socket
+    topic = hub.room_topic(room.pk)
+    await hub.publish_in_order(topic, 1, [chat_text(1)])
+    assert (await ws.recv(sock))["data"]["message"] == "m1"
+    await hub.publish_in_order(topic, 3, [chat_text(3), chat_text(4)])
+    assert await ws.nothing_more(sock, 0.2)  # 3 waits for 2
+    await hub.publish_in_order(topic, 2, [chat_text(2)])
+    got = [(await ws.recv(sock))["data"]["message"] for _ in range(3)]
+    assert got == ["m2", "m3", "m4"]
+
+
+async def test_a_lost_chat_holds_the_next_only_for_the_hold_time(room_socket, settings):
+    settings.WS_ORDER_HOLD_SECONDS = 0.1
+    room, sock = room_socket
+    topic = hub.room_topic(room.pk)
+    await hub.publish_in_order(topic, 1, [chat_text(1)])
+    await ws.recv(sock)
+    await hub.publish_in_order(topic, 3, [chat_text(3)])  # 2 never comes
+    assert (await ws.recv(sock, timeout=2))["data"]["message"] == "m3"
+
+
+async def test_user_topics_share_sharded_groups(settings):
+    settings.WS_USER_GROUP_SHARDS = 8
+    assert hub.group_name(hub.user_topic(3)) == hub.group_name(hub.user_topic(11))
+    assert hub.group_name(hub.user_topic(3)) != hub.group_name(hub.user_topic(4))
+
+
+async def test_a_user_push_reaches_only_that_user_in_a_shared_shard(
+    connect_ready, amake_user, token_for, settings
+):
+    settings.WS_USER_GROUP_SHARDS = 1  # everyone in one group
+    a, b = await amake_user("shard-a"), await amake_user("shard-b")
+    sock_a = await connect_ready(token=token_for(a))
+    sock_b = await connect_ready(token=token_for(b))
+    await hub.publish(hub.user_topic(a.pk), '{"type":"notification","data":{}}')
+    assert (await ws.recv(sock_a))["type"] == "notification"
+    assert await ws.nothing_more(sock_b)
+
+
+@pytest.mark.redis
+async def test_presence_comes_back_after_redis_loses_it(room_socket):
+    room, _ = room_socket
+    presence = get_presence()
+    key = f"room.{room.pk}"
+    assert await presence.count(key) == 1
+    await presence.redis.delete(*presence._keys(key))  # what a Redis restart does
+    assert await presence.count(key) == 0
+    await presence.refresh()
+    assert await presence.count(key) == 1
