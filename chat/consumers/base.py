@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from django.conf import settings
@@ -63,6 +64,19 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
         self._tokens = float(settings.WS_MESSAGES_BURST)
         self._tokens_at = time.monotonic()
         self._topics: list[str] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        # channels' own loop listens on a layer channel per socket and runs a task
+        # per received message (await_many_dispatch). The hub reaches this socket
+        # without a layer channel, so it reads its ASGI events in place.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict) -> None:
         # Only ASGI events arrive here. Skips channels' per-message hop to the
