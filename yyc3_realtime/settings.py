@@ -317,6 +317,8 @@ AI_OPENAI_BASE_URL = env_str("AI_OPENAI_BASE_URL", "https://api.openai.com/v1")
 AI_OPENAI_MODEL = env_str("AI_OPENAI_MODEL", "gpt-4o-mini")
 AI_OPENAI_API_KEY = env_str("AI_OPENAI_API_KEY")
 AI_TIMEOUT_SECONDS = env_float("AI_TIMEOUT_SECONDS", 30.0)
+# A typing effect for the offline assistant in demos (seconds between deltas).
+AI_OFFLINE_DELAY_SECONDS = env_float("AI_OFFLINE_DELAY_SECONDS", 0.0)
 # AI_REPLY_TIMEOUT_SECONDS: a whole streamed reply must finish within this; past
 # it the reply is cancelled and nothing is stored (AI_TIMEOUT_SECONDS bounds each
 # network wait of the openai backend).
