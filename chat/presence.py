@@ -80,6 +80,19 @@ class LocalPresence:
         return None
 
 
+def redis_retry():
+    """Return the retry policy of our Redis connections: three quick reconnects."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    return Retry(
+        ExponentialBackoff(cap=1.0, base=0.05),
+        3,
+        supported_errors=(ConnectionError, TimeoutError, OSError),
+    )
+
+
 class RedisPresence:
     """Presence shared by every process through Redis."""
 
@@ -93,6 +106,9 @@ class RedisPresence:
             socket_timeout=None,
             max_connections=settings.REDIS_MAX_CONNECTIONS,
             timeout=None,
+            # After a Redis restart every pooled connection is dead: reconnect
+            # and retry instead of failing the join that finds one.
+            retry=redis_retry(),
         )
         self.redis = aioredis.Redis(connection_pool=pool)
         self.prefix = prefix

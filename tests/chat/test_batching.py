@@ -18,8 +18,15 @@ async def test_concurrent_chats_all_arrive_in_id_order(
     await Room.objects.acreate(room_id="batch-room", room_type=RoomType.CULTURAL_CIRCLE)
     users = [await amake_user(f"w{i}") for i in range(6)]
     socks = [await connect_ready(token=token_for(u)) for u in users]
-    for sock in socks:
-        await ws.join(sock, "batch-room", "cultural_circle")
+    for sock, user in zip(socks, users, strict=True):
+        # Wait for this join to be announced before the next one starts, so no
+        # earlier announcement is still on its way to the next joiner.
+        await ws.send(sock, {"type": "join_room", "data": {"roomId": "batch-room"}})
+        await ws.recv_type(sock, "room_state", skip=("user_joined",))
+        while (await ws.recv_type(sock, "user_joined"))["data"]["userId"] != str(
+            user.pk
+        ):
+            pass
     listener = socks[0]
     sends = [
         ws.send(
