@@ -96,6 +96,7 @@ def server_env(workdir: Path, redis_url: str, prefix: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         # One user per socket, but the loadgen's bursts must not trip the limits.
         WS_MAX_CONNECTIONS_PER_USER="100",
+        WS_MAX_CONNECTIONS_PER_IP="0",
         WS_AUTH_TIMEOUT="120",
     )
     return env

@@ -14,6 +14,8 @@ import weakref
 from django.conf import settings
 
 ONLINE = "online"
+# Connections per client address: the "user" of an entry is the address.
+ADDRESSES = "addresses"
 
 _SWEEP = """
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])

@@ -238,6 +238,9 @@ WS_MAX_CHAT_CHARS = env_int("WS_MAX_CHAT_CHARS", 2000, 1)
 WS_MAX_JSON_DEPTH = env_int("WS_MAX_JSON_DEPTH", 8, 2)
 WS_MAX_ROOMS_PER_CONNECTION = env_int("WS_MAX_ROOMS_PER_CONNECTION", 20, 1)
 WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 10, 1)
+# Sockets from one client address (behind a proxy: run uvicorn --proxy-headers);
+# 0 turns the limit off. Generous: users behind one NAT share an address.
+WS_MAX_CONNECTIONS_PER_IP = env_int("WS_MAX_CONNECTIONS_PER_IP", 500, 0)
 # Abuse: more than this many refused messages in a minute closes with 4008.
 WS_MAX_BAD_MESSAGES_PER_MINUTE = env_int("WS_MAX_BAD_MESSAGES_PER_MINUTE", 30, 1)
 # Flood: a token bucket of messages per connection.

@@ -21,7 +21,7 @@ from chat.consumers.connection import Outbox
 from chat.consumers.rooms import RoomsMixin
 from chat.exceptions import ClientError, InvalidMessage, NotAuthenticated, RateLimited
 from chat.hub import ALL_TOPIC, get_hub, user_topic
-from chat.presence import ONLINE, get_presence
+from chat.presence import ADDRESSES, ONLINE, get_presence
 from yyc3_realtime.auth import AuthFailed, aauthenticate_token
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
         self._tokens = float(settings.WS_MESSAGES_BURST)
         self._tokens_at = time.monotonic()
         self._topics: list[str] = []
+        self._address: str | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         # channels' own loop listens on a layer channel per socket and runs a task
@@ -134,6 +135,8 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
         # auth_error + 4001 needs the handshake accepted first: closing before
         # accept() turns into an HTTP 403 the client cannot read.
         await self.accept()
+        if not await self._address_admitted():
+            return
         if info["auth_error"]:
             await self.refuse_auth(info["auth_error"])
         elif self.scope["user"].is_authenticated:
@@ -144,6 +147,18 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
                 settings.WS_AUTH_TIMEOUT,
                 lambda: self._spawn("auth-timeout", self.close_with(CLOSE_AUTH)),
             )
+
+    async def _address_admitted(self) -> bool:
+        limit = settings.WS_MAX_CONNECTIONS_PER_IP
+        if not limit:
+            return True
+        self._address = str((self.scope.get("client") or ("unknown",))[0])
+        mine, _ = await get_presence().join(ADDRESSES, self._address, self.conn_id)
+        if mine <= limit:
+            return True
+        self.send_frame(protocol.error("rate_limited", "too many connections", None))
+        await self.close_with(CLOSE_TOO_MANY)
+        return False
 
     async def refuse_auth(self, reason: str) -> None:
         self.send_frame(protocol.auth_error(reason))
@@ -197,6 +212,8 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
                 await hub.unsubscribe(topic, self)
             if self.user is not None:
                 await get_presence().leave(ONLINE, self.user_id, self.conn_id)
+            if self._address is not None:
+                await get_presence().leave(ADDRESSES, self._address, self.conn_id)
         except Exception:
             logger.warning("cleanup after disconnect failed", exc_info=True)
 

@@ -33,22 +33,33 @@ class ChatDraft:
 Outcome = tuple[dict, bool] | ClientError
 
 
-def _next_seqs(room_pk: int, count: int) -> range:
-    """Lock the room row and hand out its next `count` numbers.
+def _take_seqs(counts: dict[int, int]) -> dict[int, range]:
+    """Lock the rooms' rows and hand out each room's next `count` numbers.
 
-    One statement, so ids in a room follow commit order (PostgreSQL and SQLite
-    >= 3.35 both have RETURNING). RoomClosed if the room is closed.
+    One statement for the whole batch, so ids in a room follow commit order
+    (PostgreSQL and SQLite >= 3.35 both have RETURNING). Rows are taken in id
+    order. A closed room is left out of the answer.
     """
+    room_pks = sorted(counts)
+    cases = " ".join("WHEN %s THEN %s" for _ in room_pks)
+    params = [value for pk in room_pks for value in (pk, counts[pk])]
+    marks = ", ".join("%s" for _ in room_pks)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Room._meta.db_table} SET last_seq = last_seq + %s "
-            "WHERE id = %s AND NOT is_closed RETURNING last_seq",
-            [count, room_pk],
+            f"UPDATE {Room._meta.db_table} SET last_seq = last_seq + CASE id {cases} "
+            f"END WHERE id IN ({marks}) AND NOT is_closed RETURNING id, last_seq",
+            [*params, *room_pks],
         )
-        row = cursor.fetchone()
-    if row is None:
+        rows = cursor.fetchall()
+    return {pk: range(last - counts[pk] + 1, last + 1) for pk, last in rows}
+
+
+def _next_seqs(room_pk: int, count: int) -> range:
+    """Hand out one room's next `count` numbers; RoomClosed if it is closed."""
+    seqs = _take_seqs({room_pk: count})
+    if room_pk not in seqs:
         raise RoomClosed()
-    return range(row[0] - count + 1, row[0] + 1)
+    return seqs[room_pk]
 
 
 def _blocked(text: str) -> bool:
@@ -117,12 +128,12 @@ def messages_create(drafts: list[ChatDraft]) -> list[Outcome]:
                 if d.client_msg_id:
                     first_of[key] = i
     rows: list[tuple[int, ChatMessage]] = []
+    taken = _take_seqs({pk: len(ix) for pk, ix in pending.items()}) if pending else {}
     for room_pk, indexes in pending.items():
-        try:
-            seqs = _next_seqs(room_pk, len(indexes))
-        except RoomClosed as exc:
+        seqs = taken.get(room_pk)
+        if seqs is None:
             for i in indexes:
-                outcomes[i] = exc
+                outcomes[i] = RoomClosed()
             continue
         rows += [
             (i, _row(drafts[i], seq)) for i, seq in zip(indexes, seqs, strict=True)

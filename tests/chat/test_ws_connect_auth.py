@@ -308,6 +308,22 @@ async def test_too_many_connections_of_one_user_closes_4029(
     await ws.settle(again)
 
 
+async def test_too_many_connections_from_one_address_closes_4029(
+    connect, alice, token_for, settings
+):
+    settings.WS_MAX_CONNECTIONS_PER_IP = 2
+    first = await connect(auth=False)
+    await connect(auth=False)
+    third = await connect(token=token_for(alice), auth=False)
+    refused = await recv(third)
+    assert refused["type"] == "error" and refused["data"]["code"] == "rate_limited"
+    assert await ws.next_close(third) == 4029
+    # A slot frees when a connection goes away.
+    await first.disconnect()
+    await third.disconnect()
+    await connect(token=token_for(alice))
+
+
 # --- the handshake --------------------------------------------------------------------
 
 
