@@ -10,7 +10,6 @@ caller its own outcome.
 """
 
 import asyncio
-import weakref
 
 from channels.db import database_sync_to_async
 
@@ -18,6 +17,7 @@ from django.conf import settings
 
 from chat import events, services
 from chat.exceptions import ClientError
+from chat.per_loop import per_event_loop
 from chat.services import ChatDraft
 
 
@@ -66,15 +66,4 @@ async def _publish_new(batch: list, outcomes: list) -> None:
         await events.achat_messages(room_pk=room_pk, datas=datas)
 
 
-_writers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ChatWriter]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def get_writer() -> ChatWriter:
-    """Return this event loop's writer (one per server process)."""
-    loop = asyncio.get_running_loop()
-    writer = _writers.get(loop)
-    if writer is None:
-        writer = _writers[loop] = ChatWriter()
-    return writer
+get_writer = per_event_loop(ChatWriter)

@@ -20,12 +20,13 @@ re-encodes and re-dispatches per socket (docs/architecture.md has the figures).
 
 import asyncio
 import logging
-import weakref
 from typing import Protocol
 
 from channels.layers import get_channel_layer
 
 from django.conf import settings
+
+from chat.per_loop import per_event_loop
 
 logger = logging.getLogger(__name__)
 
@@ -200,18 +201,7 @@ class Hub:
         self._started = None
 
 
-_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def get_hub() -> Hub:
-    """Return this event loop's hub (one per server process)."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        hub = _hubs[loop] = Hub()
-    return hub
+get_hub = per_event_loop(Hub)
 
 
 async def publish(topic: str, text: str) -> None:

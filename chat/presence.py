@@ -7,11 +7,11 @@ entries carry an expiry that live processes keep pushing forward, so a crashed
 process's sockets disappear within `3 x WS_GROUP_REFRESH_SECONDS`.
 """
 
-import asyncio
 import time
-import weakref
 
 from django.conf import settings
+
+from chat.per_loop import per_event_loop
 
 ONLINE = "online"
 # Connections per client address: the "user" of an entry is the address.
@@ -153,21 +153,12 @@ class RedisPresence:
                 await pipe.execute()
 
 
-_stores: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object]" = (
-    weakref.WeakKeyDictionary()
-)
+def _make_presence() -> LocalPresence | RedisPresence:
+    if settings.REDIS_URL:
+        return RedisPresence(
+            settings.REDIS_URL, f"{settings.CHANNEL_LAYER_PREFIX}:presence"
+        )
+    return LocalPresence()
 
 
-def get_presence() -> LocalPresence | RedisPresence:
-    """Return this event loop's presence store."""
-    loop = asyncio.get_running_loop()
-    store = _stores.get(loop)
-    if store is None:
-        if settings.REDIS_URL:
-            store = RedisPresence(
-                settings.REDIS_URL, f"{settings.CHANNEL_LAYER_PREFIX}:presence"
-            )
-        else:
-            store = LocalPresence()
-        _stores[loop] = store
-    return store
+get_presence = per_event_loop(_make_presence)

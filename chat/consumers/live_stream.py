@@ -9,7 +9,6 @@ for `ROOM_HISTORY_RETENTION_HOURS["live_stream"]` (`manage.py purge_danmaku`).
 
 import asyncio
 import logging
-import weakref
 
 from django.conf import settings
 
@@ -18,6 +17,7 @@ from chat.consumers.policy import JoinedRoom, RoomPolicy
 from chat.consumers.route import RoomConsumer
 from chat.hub import get_hub, room_topic
 from chat.models import RoomType
+from chat.per_loop import per_event_loop
 
 logger = logging.getLogger(__name__)
 
@@ -70,16 +70,7 @@ class ViewerCounts:
                 last_sent = count
 
 
-_viewer_counts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def viewer_counts() -> ViewerCounts:
-    """Return this event loop's (this server process's) viewer-count timers."""
-    loop = asyncio.get_running_loop()
-    counts = _viewer_counts.get(loop)
-    if counts is None:
-        counts = _viewer_counts[loop] = ViewerCounts()
-    return counts
+viewer_counts = per_event_loop(ViewerCounts)
 
 
 class LiveStreamPolicy(RoomPolicy):

@@ -6,9 +6,7 @@ handlers in `chat.consumers.rooms` call its hooks and never test a room's type.
 Each room-type module (drama_chat.py, ...) holds its type's subclass.
 """
 
-import asyncio
 import time
-import weakref
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
@@ -18,6 +16,7 @@ from django.conf import settings
 from chat import selectors
 from chat.exceptions import InvalidMessage, RateLimited
 from chat.models import Room
+from chat.per_loop import per_event_loop
 
 # How long a process trusts its copy of a room's slow-mode setting: a change made
 # in admin reaches every connection within this many seconds.
@@ -44,17 +43,7 @@ class SlowModeState:
         self.last_sent: dict[tuple[int, str], float] = {}
 
 
-# One per event loop, i.e. per server process (and per test).
-_slow_mode_states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def slow_mode_state() -> SlowModeState:
-    """Return this event loop's (this server process's) slow-mode state."""
-    loop = asyncio.get_running_loop()
-    state = _slow_mode_states.get(loop)
-    if state is None:
-        state = _slow_mode_states[loop] = SlowModeState()
-    return state
+slow_mode_state = per_event_loop(SlowModeState)
 
 
 @dataclass
