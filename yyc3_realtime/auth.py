@@ -72,7 +72,9 @@ class JwtAuthMiddleware(BaseMiddleware):
             except AuthFailed as exc:
                 info["auth_error"] = exc.reason
         scope["ws"] = info
-        return await super().__call__(scope, receive, send)
+        # `scope` is already our own copy: skip BaseMiddleware's second one
+        # (it is kept for every open socket).
+        return await self.inner(scope, receive, send)
 
 
 def JwtAuthMiddlewareStack(inner):  # noqa: N802 - named like channels' AuthMiddlewareStack

@@ -7,6 +7,7 @@ Sockets are not members of channel-layer groups themselves: the process hub
 """
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -25,6 +26,10 @@ from chat.presence import ADDRESSES, ONLINE, get_presence
 from yyc3_realtime.auth import AuthFailed, aauthenticate_token
 
 logger = logging.getLogger(__name__)
+
+# Connection ids: unique across processes, short (one is kept per socket).
+_PROCESS_ID = uuid.uuid4().hex[:12]
+_CONNECTION_NUMBERS = itertools.count(1)
 
 CLOSE_AUTH = 4001
 CLOSE_KICKED = 4003
@@ -55,7 +60,7 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self.user = None
         self.user_id = ""
-        self.conn_id = uuid.uuid4().hex
+        self.conn_id = f"{_PROCESS_ID}.{next(_CONNECTION_NUMBERS)}"
         self.rooms = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.outbox: Outbox | None = None
