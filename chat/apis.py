@@ -2,6 +2,7 @@
 policies as the socket."""
 
 from asgiref.sync import async_to_sync
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
@@ -20,6 +21,47 @@ class RoomOutSerializer(serializers.Serializer):
     isClosed = serializers.BooleanField(source="is_closed")  # noqa: N815
 
 
+class RoomDetailOutSerializer(RoomOutSerializer):
+    onlineCount = serializers.IntegerField()  # noqa: N815
+    slowModeSeconds = serializers.FloatField(allow_null=True)  # noqa: N815
+    ownerId = serializers.CharField(allow_null=True)  # noqa: N815
+    dramaId = serializers.CharField(allow_null=True)  # noqa: N815
+
+
+class ChatDataSerializer(serializers.Serializer):
+    """The shape of `chat.data` (docs/protocol.md)."""
+
+    id = serializers.CharField()
+    roomId = serializers.CharField()  # noqa: N815
+    senderId = serializers.CharField()  # noqa: N815
+    senderName = serializers.CharField()  # noqa: N815
+    message = serializers.CharField()
+    messageType = serializers.CharField()  # noqa: N815
+    timestamp = serializers.CharField()
+    clientMsgId = serializers.CharField(required=False)  # noqa: N815
+    episode = serializers.IntegerField(required=False)
+    playbackMs = serializers.IntegerField(required=False)  # noqa: N815
+    replyTo = serializers.CharField(required=False)  # noqa: N815
+
+
+class HistoryOutSerializer(serializers.Serializer):
+    roomId = serializers.CharField()  # noqa: N815
+    messages = ChatDataSerializer(many=True)
+    hasMore = serializers.BooleanField()  # noqa: N815
+
+
+class MemberSerializer(serializers.Serializer):
+    userId = serializers.CharField()  # noqa: N815
+    userName = serializers.CharField()  # noqa: N815
+    joinedAt = serializers.CharField()  # noqa: N815
+
+
+class MembersOutSerializer(serializers.Serializer):
+    roomId = serializers.CharField()  # noqa: N815
+    count = serializers.IntegerField()
+    members = MemberSerializer(many=True)
+
+
 class RoomCreateSerializer(serializers.Serializer):
     roomType = serializers.ChoiceField(choices=RoomType.values)  # noqa: N815
     roomId = serializers.RegexField(protocol.ROOM_ID_RE, required=False)  # noqa: N815
@@ -35,6 +77,11 @@ class RoomListApi(APIView):
     Without `roomId` the server makes one up. 201 with the room, as GET one.
     """
 
+    @extend_schema(
+        operation_id="rooms_list",
+        parameters=[OpenApiParameter("type", str, enum=RoomType.values)],
+        responses=RoomOutSerializer(many=True),
+    )
     def get(self, request):
         room_type = request.query_params.get("type")
         if room_type and room_type not in RoomType.values:
@@ -44,6 +91,11 @@ class RoomListApi(APIView):
         rooms = selectors.rooms_for_user(user=request.user, room_type=room_type)[:500]
         return Response(RoomOutSerializer(rooms, many=True).data)
 
+    @extend_schema(
+        operation_id="rooms_create",
+        request=RoomCreateSerializer,
+        responses={201: RoomDetailOutSerializer},
+    )
     def post(self, request):
         body = RoomCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -66,6 +118,7 @@ class RoomListApi(APIView):
 class RoomDetailApi(APIView):
     """GET: one room: type, title, onlineCount (users in it now, on every process)."""
 
+    @extend_schema(operation_id="rooms_detail", responses=RoomDetailOutSerializer)
     def get(self, request, room_id: str):
         return Response(_room_detail(_room_or_404(room_id, request.user)))
 
@@ -81,6 +134,7 @@ class RoomMembersApi(APIView):
     `?limit=&offset=`; `{"roomId", "count", "members": [{userId, userName, joinedAt}]}`.
     """
 
+    @extend_schema(parameters=[MembersQuerySerializer], responses=MembersOutSerializer)
     def get(self, request, room_id: str):
         query = MembersQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -112,6 +166,7 @@ class HistoryQuerySerializer(serializers.Serializer):
 class RoomMessagesApi(APIView):
     """GET: a room's chat history, oldest first, in the shape of `chat.data`."""
 
+    @extend_schema(parameters=[HistoryQuerySerializer], responses=HistoryOutSerializer)
     def get(self, request, room_id: str):
         query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -246,8 +246,17 @@ def test_openapi_schema(api):
         "/api/auth/token/refresh/",
         "/api/rooms/",
         "/api/rooms/{room_id}/messages/",
+        "/api/rooms/{room_id}/",
+        "/api/rooms/{room_id}/members/",
+        "/api/notifications/",
     ):
         assert path in schema["paths"], path
+    # Responses are described, not guessed: the history answer names its fields.
+    history = schema["paths"]["/api/rooms/{room_id}/messages/"]["get"]
+    ref = history["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    fields = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+    assert {"roomId", "messages", "hasMore"} <= set(fields)
+    assert {p["name"] for p in history["parameters"]} >= {"before", "after", "limit"}
 
 
 def test_healthz(api):
