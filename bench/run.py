@@ -68,6 +68,24 @@ def fmt(s: str, **kw: str) -> str:
     return s.format(venv=VENV, out=OUT, **kw)
 
 
+PG_BENCH_URL = "postgres://postgres@127.0.0.1:5432/yyc3_bench"
+
+
+def pg_bench_database() -> str | None:
+    """Make an empty `yyc3_bench` database; a skip reason if PostgreSQL is not there."""
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
+        ) as conn:
+            conn.execute("DROP DATABASE IF EXISTS yyc3_bench")
+            conn.execute("CREATE DATABASE yyc3_bench")
+    except Exception as exc:  # noqa: BLE001 - reported as the skip reason
+        return f"PostgreSQL unavailable: {exc}"
+    return None
+
+
 def project_setup(server: Server, plan: dict) -> str | None:
     """Skip reason, or None once migrated and tokens written to bench/out/tokens.txt."""
     if not (ROOT / "manage.py").exists():
@@ -130,6 +148,14 @@ SERVERS = [
         default=False,
     ),
     Server("project", PROJECT_CMD, PROJECT_ENV, setup=project_setup),
+    # The same on PostgreSQL (opt-in: `--only raw,project-pg --scenarios persist`).
+    Server(
+        "project-pg",
+        PROJECT_CMD,
+        {**PROJECT_ENV, "DATABASE_URL": PG_BENCH_URL},
+        setup=lambda server, plan: pg_bench_database() or project_setup(server, plan),
+        default=False,
+    ),
 ]
 
 # Scenario name -> loadgen arguments (quick, full). Figures are read by report.py.
