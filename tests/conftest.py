@@ -78,6 +78,14 @@ def isolated_channel_layer(settings):
 
 
 @pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle counters live in the cache: every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     """Hash test passwords cheaply: PBKDF2 costs ~0.4 s for every user made."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -216,6 +216,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Sign-in and refresh attempts per client address (brute-force guard).
     "DEFAULT_THROTTLE_RATES": {"token": env_str("AUTH_TOKEN_RATE", "30/min")},
 }
 SIMPLE_JWT = {

@@ -1,5 +1,4 @@
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from django.contrib import admin
 from django.urls import include, path
@@ -8,8 +7,12 @@ from django.views.generic import TemplateView
 from yyc3_realtime import views
 
 api_patterns = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/", views.TokenObtainView.as_view(), name="token-obtain"),
+    path(
+        "auth/token/refresh/",
+        views.TokenRefreshThrottledView.as_view(),
+        name="token-refresh",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("chat.urls")),
     path("", include("notifications.urls")),

@@ -4,6 +4,8 @@ import asyncio
 
 from channels.layers import get_channel_layer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
@@ -49,3 +51,17 @@ def _db_ok() -> None:
 @require_GET
 def metrics(request):
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+class TokenObtainView(TokenObtainPairView):
+    """POST username/password → access + refresh; throttled per client address."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+
+
+class TokenRefreshThrottledView(TokenRefreshView):
+    """POST refresh → access; throttled like sign-in."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"

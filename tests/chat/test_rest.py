@@ -87,6 +87,20 @@ def test_token_obtain_for_an_inactive_user_is_401(api, alice):
     assert got.status_code == 401
 
 
+def test_sign_in_attempts_are_throttled_per_address(api, alice, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"token": "3/min"})
+    body = {"username": "alice", "password": "wrong"}
+    codes = [
+        api.post("/api/auth/token/", body, format="json").status_code for _ in range(4)
+    ]
+    assert codes == [401, 401, 401, 429]
+    # Refresh shares the budget.
+    got = api.post("/api/auth/token/refresh/", {"refresh": "x"}, format="json")
+    assert got.status_code == 429
+
+
 def test_token_obtain_without_fields_is_400(api):
     got = api.post("/api/auth/token/", {}, format="json")
     assert got.status_code == 400
