@@ -97,12 +97,6 @@ async def apresence(
     )
 
 
-async def aonline_count(*, room_pk: int, room_id: str, online_count: int) -> None:
-    await apublish(
-        hub.room_topic(room_pk), protocol.presence_count(room_id, online_count)
-    )
-
-
 def message_deleted(*, room, message_id: str) -> None:
     publish_on_commit(
         hub.room_topic(room.pk), protocol.message_deleted(room.room_id, message_id)
