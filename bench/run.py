@@ -34,7 +34,8 @@ SERVER_CORE, LOADGEN_CORE = "0", "1"
 # {port}, {venv}, {prefix} (a random channel-layer prefix) and {out} are substituted.
 PROJECT_CMD = (
     "{venv}/bin/uvicorn yyc3_realtime.asgi:application --port {port}"
-    " --ws websockets-sansio --loop asyncio --log-level warning --no-access-log"
+    " --ws yyc3_realtime.wsprotocol:WebSocketProtocol --loop asyncio"
+    " --log-level warning --no-access-log"
 )
 PROJECT_ENV = {  # read by yyc3_realtime/settings.py
     "DJANGO_DEBUG": "0",
@@ -134,6 +135,23 @@ def project_setup(server: Server, plan: dict) -> str | None:
 
 SERVERS = [
     Server("raw", f"{PY} bench/peers/raw_websockets.py --port {{port}}"),
+    Server(
+        "asgi",
+        "{venv}/bin/uvicorn bare_asgi:app --app-dir bench/peers --port {port}"
+        " --ws websockets-sansio --loop asyncio --log-level warning --no-access-log",
+    ),
+    Server(
+        "asgi-wsproto",
+        "{venv}/bin/uvicorn bare_asgi:app --app-dir bench/peers --port {port}"
+        " --ws wsproto --loop asyncio --log-level warning --no-access-log",
+        default=False,
+    ),
+    Server(
+        "asgi-legacy",
+        "{venv}/bin/uvicorn bare_asgi:app --app-dir bench/peers --port {port}"
+        " --ws websockets --loop asyncio --log-level warning --no-access-log",
+        default=False,
+    ),
     Server(
         "stock",
         "{venv}/bin/uvicorn stock_channels.asgi:application --app-dir bench/peers"

@@ -1,0 +1,115 @@
+"""uvicorn's `websockets-sansio` protocol, holding less memory per open socket.
+
+    uvicorn yyc3_realtime.asgi:application --ws yyc3_realtime.wsprotocol:WebSocketProtocol
+
+A bare ASGI app on stock `websockets-sansio` costs about 22 KiB per idle socket
+(bench/: the `asgi` peer), more than a raw `websockets` server's whole 16 KiB. Most
+of the difference is state uvicorn keeps for the socket's whole life but needs only
+for a moment (measured with tracemalloc, bytes per socket):
+
+- the handshake's Request and Response, headers included (~4 KiB): kept in
+  `self.request` / `self.response` after the 101 went out; dropped here.
+- an `asyncio.Queue` for received events (~2.3 KiB: the object, its dict and three
+  deques): replaced by `ReceiveQueue`, one deque and at most one waiter.
+- an `asyncio.Event` for write flow control (~1.4 KiB): replaced by `Flag`.
+
+Behaviour is uvicorn's own: the replacements offer exactly the methods it calls, and
+`tests/yyc3_realtime/test_wsprotocol.py` runs the protocol in a real uvicorn process
+and fails if an upgrade renames what this class relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import (
+    WebSocketsSansIOProtocol,
+)
+
+
+class Flag:
+    """The part of `asyncio.Event` uvicorn uses: set, clear, is_set, wait."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self, value: bool = True) -> None:
+        self._value = value
+        self._waiters: list[asyncio.Future] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return True
+
+
+class ReceiveQueue:
+    """The part of an unbounded `asyncio.Queue` uvicorn uses, for one consumer:
+    put_nowait, get, empty, qsize. One deque, at most one waiting getter."""
+
+    __slots__ = ("_items", "_getter")
+
+    def __init__(self) -> None:
+        self._items: deque = deque()
+        self._getter: asyncio.Future | None = None
+
+    def put_nowait(self, item) -> None:
+        self._items.append(item)
+        getter, self._getter = self._getter, None
+        if getter is not None and not getter.done():
+            getter.set_result(None)
+
+    async def get(self):
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            self._getter = getter
+            try:
+                await getter
+            finally:
+                if self._getter is getter:
+                    self._getter = None
+        return self._items.popleft()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """`websockets-sansio` with slimmer per-socket state (see the module doc)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = ReceiveQueue()
+        self.writable = Flag()
+
+    def start_keepalive(self) -> None:
+        # uvicorn calls this once, right after the 101 response went out: the
+        # handshake's request and response are not needed any more.
+        self.request = None
+        self.response = None
+        super().start_keepalive()
