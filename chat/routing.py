@@ -1,5 +1,3 @@
-from channels.security.websocket import WebsocketDenier
-
 from django.urls import re_path
 
 from chat.consumers import ROOM_CONSUMERS, GatewayConsumer
@@ -14,6 +12,4 @@ websocket_urlpatterns = [
         for room_type, consumer in ROOM_CONSUMERS.items()
     ),
 ]
-
-# Anything else is refused at the handshake instead of raising in the router.
-websocket_urlpatterns.append(re_path(r"", WebsocketDenier.as_asgi()))
+# Any other path is refused at the handshake (yyc3_realtime.sockets).

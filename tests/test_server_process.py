@@ -1,10 +1,12 @@
 """What only the network shows, against real server processes on free ports.
 
-daphne (the contract's reference) and uvicorn with `--ws websockets-sansio` (the
-production server) each run as a subprocess on a temporary SQLite file made with
-`migrate` + `seed_demo`, with `REDIS_URL` passed through when set. A real
-`websockets` client checks the Origin refusal, `auth_error` then close 4001, ping,
-a chat between two clients, and that no token ever reaches the server's output.
+daphne (the contract's reference) and uvicorn with the project's slimmer
+`websockets-sansio` protocol (the production server, README) each run as a
+subprocess on a temporary SQLite file made with `migrate` + `seed_demo`, with
+`REDIS_URL` passed through when set. A real `websockets` client checks the Origin
+refusal, `auth_error` then close 4001, ping, a chat between two clients, that no
+token ever reaches the server's output, and that a client that stops reading is
+closed with 1013.
 """
 
 import json
@@ -41,7 +43,7 @@ COMMANDS = {
         "--port",
         "{port}",
         "--ws",
-        "websockets-sansio",
+        "yyc3_realtime.wsprotocol:WebSocketProtocol",
     ],
 }
 APP = "yyc3_realtime.asgi:application"
@@ -86,7 +88,9 @@ print(json.dumps({u.username: str(AccessToken.for_user(u)) for u in users}))
 class Server:
     """One server process; its stdout and stderr go to files."""
 
-    def __init__(self, kind: str, workdir: Path, template: "Template") -> None:
+    def __init__(
+        self, kind: str, workdir: Path, template: "Template", **env: str
+    ) -> None:
         self.kind = kind
         self.tokens = template.tokens
         self.port = free_port()
@@ -100,7 +104,7 @@ class Server:
             self.process = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env=server_env(db_path, self.prefix),
+                env={**server_env(db_path, self.prefix), **env},
                 stdout=out,
                 stderr=err,
             )
@@ -377,3 +381,112 @@ def test_a_token_in_a_plain_http_query_is_not_logged(server, request):
         assert time.monotonic() < deadline, "the request was never logged"
         time.sleep(0.05)
     assert token.rsplit(".", 1)[1][:20] not in server.output()
+
+
+# --- a client that stops reading ------------------------------------------------
+
+
+@pytest.fixture(params=["uvicorn"])
+def small_outbox_server(request, template, tmp_path):
+    """A server that closes a socket after 20 unsent frames (WS_OUTBOX_LIMIT)."""
+    running = Server(
+        request.param,
+        tmp_path,
+        template,
+        WS_OUTBOX_LIMIT="20",
+        WS_MAX_CHAT_CHARS="4000",
+        WS_MESSAGES_PER_SECOND="1000",
+        WS_MESSAGES_BURST="1000",
+        CULTURAL_CIRCLE_SLOW_MODE_SECONDS="0",
+    )
+    yield running
+    running.stop()
+
+
+class RawClient:
+    """A WebSocket client on a bare TCP socket with a 4 KiB receive buffer, so
+    that the test decides when it reads (client libraries read ahead)."""
+
+    def __init__(self, server: Server, path: str) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(("127.0.0.1", server.port))
+        self.sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(4096)
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def send(self, frame: dict) -> None:
+        payload = json.dumps(frame).encode()
+        assert len(payload) < 126
+        mask = b"\x01\x02\x03\x04"
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+
+    def frames(self):
+        """Yield (opcode, payload) until the server closes the TCP connection."""
+        while True:
+            while len(self.buffer) >= 2:
+                size, start = self.buffer[1] & 0x7F, 2
+                if size == 126:
+                    size, start = int.from_bytes(self.buffer[2:4], "big"), 4
+                elif size == 127:
+                    size, start = int.from_bytes(self.buffer[2:10], "big"), 10
+                if len(self.buffer) < start + size:
+                    break
+                opcode, payload = (
+                    self.buffer[0] & 0x0F,
+                    self.buffer[start : start + size],
+                )
+                self.buffer = self.buffer[start + size :]
+                yield opcode, payload
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return
+            self.buffer += chunk
+
+    def next_text(self) -> dict:
+        for opcode, payload in self.frames():
+            if opcode == 1:
+                return json.loads(payload)
+        raise AssertionError("closed")
+
+
+def test_a_client_that_stops_reading_is_closed_1013_and_the_room_goes_on(
+    small_outbox_server,
+):
+    """uvicorn stops accepting writes for the stalled socket (backpressure), its
+    backlog passes WS_OUTBOX_LIMIT, and once it reads again it finds a 1013 close
+    after what was already in flight; the sender meanwhile gets every chat."""
+    server = small_outbox_server
+    stalled = RawClient(server, f"/ws?token={server.token('bob')}")
+    assert stalled.next_text()["type"] == "auth_success"
+    stalled.send({"type": "join_room", "data": {"roomId": CIRCLE}})
+    while stalled.next_text()["type"] != "room_state":
+        pass
+    with open_socket(server, f"?token={server.token('alice')}") as alice:
+        assert recv(alice)["type"] == "auth_success"
+        send(alice, {"type": "join_room", "data": {"roomId": CIRCLE}})
+        recv_type(alice, "room_state")
+        big = "x" * 4000  # 4 KB a frame; 1,000 of them
+        for _ in range(1000):
+            send(alice, {"type": "chat", "data": {"roomId": CIRCLE, "message": big}})
+            # Alice reads her own copies as they come: a reader that keeps up.
+            frame = recv_type(alice, "chat", ("user_joined", *AFTER_AUTH))
+            assert frame["data"]["message"] == big
+    received, close = 0, None
+    for opcode, payload in stalled.frames():
+        if opcode == 8:
+            close = int.from_bytes(payload[:2], "big")
+            break
+        received += opcode == 1
+    stalled.sock.close()
+    assert close == 1013
+    assert received < 1000

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, sockets through the JWT middleware."""
+"""ASGI entry point: HTTP through Django, sockets through `SocketEntry`."""
 
 import os
 
@@ -8,16 +8,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yyc3_realtime.settings")
 # Set up Django (apps, settings) before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from yyc3_realtime.auth import JwtAuthMiddlewareStack, socket_origin_validator  # noqa: E402
 from yyc3_realtime.routing import websocket_urlpatterns  # noqa: E402
+from yyc3_realtime.sockets import SocketEntry  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": socket_origin_validator(
-            JwtAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # Origin check, JWT and routing in one step: see yyc3_realtime/sockets.py.
+        "websocket": SocketEntry(websocket_urlpatterns),
     }
 )

@@ -1,9 +1,8 @@
-"""Socket handshake security: the JWT middleware and the Origin check."""
+"""Socket handshake security: the token (simplejwt) and the Origin check."""
 
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
-from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -14,6 +13,17 @@ from django.contrib.auth.models import AnonymousUser
 
 INVALID_TOKEN = "Token无效或已过期"
 DEVICE_TYPES = ("web", "mobile", "desktop")
+# A socket keeps its user for its whole life: load only what the server reads
+# (ids, names, flags), not the password hash, e-mail and dates.
+SOCKET_USER_FIELDS = (
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+)
 
 
 class AuthFailed(Exception):
@@ -24,9 +34,28 @@ class AuthFailed(Exception):
         super().__init__(reason)
 
 
+class SocketJWTAuthentication(JWTAuthentication):
+    """simplejwt's checks, with the user loaded with SOCKET_USER_FIELDS only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.user_model = _SocketUserModel(self.user_model)
+
+
+class _SocketUserModel:
+    """The user model as `get_user` sees it: `objects` restricted to a few fields."""
+
+    def __init__(self, model) -> None:
+        self._model = model
+        self.objects = model._default_manager.only(*SOCKET_USER_FIELDS)
+
+    def __getattr__(self, name):  # DoesNotExist and the rest: the model's own
+        return getattr(self._model, name)
+
+
 def authenticate_token(raw: str):
     """Return the active user of a valid access token, or raise AuthFailed."""
-    auth = JWTAuthentication()
+    auth = SocketJWTAuthentication()
     try:
         validated = auth.get_validated_token(raw.encode())
         return auth.get_user(validated)
@@ -42,43 +71,32 @@ def _first(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-class JwtAuthMiddleware(BaseMiddleware):
-    """Set `scope["user"]` from the `token` query parameter (like AuthMiddleware).
-
-    Also sets `scope["ws"]`: clientId, deviceType, lastNotificationId, and
-    `auth_error` (a reason) when the query's token or parameters are invalid; the
-    consumer then sends `auth_error` and closes with 4001 after accepting.
-    """
-
-    async def __call__(self, scope, receive, send):
-        scope = dict(scope)
-        params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        info = {
-            "clientId": (_first(params, "clientId") or "")[:64] or None,
-            "deviceType": _first(params, "deviceType") or "web",
-            "lastNotificationId": (_first(params, "lastNotificationId") or "")[:64]
-            or None,
-            "token_given": False,
-            "auth_error": None,
-        }
-        scope["user"] = AnonymousUser()
-        token = _first(params, "token")
-        if info["deviceType"] not in DEVICE_TYPES:
-            info["auth_error"] = "deviceType must be web, mobile or desktop"
-        elif token:
-            info["token_given"] = True
-            try:
-                scope["user"] = await aauthenticate_token(token)
-            except AuthFailed as exc:
-                info["auth_error"] = exc.reason
-        scope["ws"] = info
-        # `scope` is already our own copy: skip BaseMiddleware's second one
-        # (it is kept for every open socket).
-        return await self.inner(scope, receive, send)
-
-
-def JwtAuthMiddlewareStack(inner):  # noqa: N802 - named like channels' AuthMiddlewareStack
-    return JwtAuthMiddleware(inner)
+async def authenticate_scope(scope) -> tuple[object, dict]:
+    """Return the user of the `token` query parameter (or AnonymousUser) and the
+    socket's info: clientId, deviceType, lastNotificationId, token_given, and
+    `auth_error` (a reason) when the token or the parameters are invalid; the
+    consumer then sends `auth_error` and closes with 4001 after accepting."""
+    params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    device = _first(params, "deviceType") or "web"
+    info = {
+        "clientId": (_first(params, "clientId") or "")[:64] or None,
+        "deviceType": device,
+        "lastNotificationId": (_first(params, "lastNotificationId") or "")[:64] or None,
+        "token_given": False,
+        "auth_error": None,
+    }
+    user = AnonymousUser()
+    token = _first(params, "token")
+    if device not in DEVICE_TYPES:
+        info["auth_error"] = "deviceType must be web, mobile or desktop"
+    elif token:
+        info["deviceType"] = DEVICE_TYPES[DEVICE_TYPES.index(device)]  # shared str
+        info["token_given"] = True
+        try:
+            user = await aauthenticate_token(token)
+        except AuthFailed as exc:
+            info["auth_error"] = exc.reason
+    return user, info
 
 
 class SocketOriginValidator(OriginValidator):
@@ -93,9 +111,20 @@ class SocketOriginValidator(OriginValidator):
             return True
         return self.validate_origin(parsed_origin)
 
+    def allows(self, scope) -> bool:
+        """Return whether the handshake's Origin header (if any) is allowed."""
+        parsed = None
+        for name, value in scope.get("headers", ()):
+            if name == b"origin":
+                try:
+                    parsed = urlparse(value.decode("latin1"))
+                except UnicodeDecodeError:
+                    return False
+        return self.valid_origin(parsed)
 
-def socket_origin_validator(inner):
-    """Wrap `inner`: WS_ALLOWED_ORIGINS, else the allowed hosts on any port."""
+
+def socket_origin_validator() -> SocketOriginValidator:
+    """WS_ALLOWED_ORIGINS, else the allowed hosts on any port."""
     return SocketOriginValidator(
-        inner, settings.WS_ALLOWED_ORIGINS or list(settings.ALLOWED_HOSTS)
+        None, settings.WS_ALLOWED_ORIGINS or list(settings.ALLOWED_HOSTS)
     )

@@ -1,6 +1,7 @@
 """uvicorn's `websockets-sansio` protocol, holding less memory per open socket.
 
-    uvicorn yyc3_realtime.asgi:application --ws yyc3_realtime.wsprotocol:WebSocketProtocol
+    uvicorn yyc3_realtime.asgi:application \
+        --ws yyc3_realtime.wsprotocol:WebSocketProtocol
 
 A bare ASGI app on stock `websockets-sansio` costs about 22 KiB per idle socket
 (bench/: the `asgi` peer), more than a raw `websockets` server's whole 16 KiB. Most
@@ -9,8 +10,14 @@ for a moment (measured with tracemalloc, bytes per socket):
 
 - the handshake's Request and Response, headers included (~4 KiB): kept in
   `self.request` / `self.response` after the 101 went out; dropped here.
+- the ASGI scope (~2.5 KiB: headers, the query string with its token): uvicorn
+  reads it only to log the handshake, and the application keeps its own copy of
+  what it needs (`yyc3_realtime.sockets.SocketEntry`), so it is emptied once the
+  handshake is over. Emptied in place: middleware frames above the application
+  (uvicorn's proxy-headers one) still refer to it. An application served by this
+  protocol must therefore copy what it needs from the scope while connecting.
 - an `asyncio.Queue` for received events (~2.3 KiB: the object, its dict and three
-  deques): replaced by `ReceiveQueue`, one deque and at most one waiter.
+  deques): replaced by `ReceiveQueue`, one list and at most one waiter.
 - an `asyncio.Event` for write flow control (~1.4 KiB): replaced by `Flag`.
 
 Behaviour is uvicorn's own: the replacements offer exactly the methods it calls, and
@@ -21,7 +28,6 @@ and fails if an upgrade renames what this class relies on.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
     WebSocketsSansIOProtocol,
@@ -67,12 +73,13 @@ class Flag:
 
 class ReceiveQueue:
     """The part of an unbounded `asyncio.Queue` uvicorn uses, for one consumer:
-    put_nowait, get, empty, qsize. One deque, at most one waiting getter."""
+    put_nowait, get, empty, qsize. A list (uvicorn stops reading after each
+    queued frame, so it holds one or two) and at most one waiting getter."""
 
     __slots__ = ("_items", "_getter")
 
     def __init__(self) -> None:
-        self._items: deque = deque()
+        self._items: list = []
         self._getter: asyncio.Future | None = None
 
     def put_nowait(self, item) -> None:
@@ -90,7 +97,7 @@ class ReceiveQueue:
             finally:
                 if self._getter is getter:
                     self._getter = None
-        return self._items.popleft()
+        return self._items.pop(0)
 
     def empty(self) -> bool:
         return not self._items
@@ -109,7 +116,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def start_keepalive(self) -> None:
         # uvicorn calls this once, right after the 101 response went out: the
-        # handshake's request and response are not needed any more.
+        # handshake's request, response and scope are not read any more.
         self.request = None
         self.response = None
+        self.scope.clear()
         super().start_keepalive()
