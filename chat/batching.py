@@ -26,13 +26,20 @@ class ChatWriter:
         self.queue: list[tuple[ChatDraft, asyncio.Future]] = []
         self.writer: asyncio.Task | None = None
 
-    async def store(self, draft: ChatDraft) -> tuple[dict, bool]:
-        """Store a chat; return (wire data, whether new) or raise its ClientError."""
+    def submit(self, draft: ChatDraft) -> asyncio.Future:
+        """Queue a chat; the future gives (wire data, whether new) or its ClientError.
+
+        Chats are stored in the order submitted. Cancelling the future does not
+        take the chat back: it is stored and published all the same."""
         future = asyncio.get_running_loop().create_future()
         self.queue.append((draft, future))
         if self.writer is None:
             self.writer = asyncio.create_task(self._write())
-        return await future
+        return future
+
+    async def store(self, draft: ChatDraft) -> tuple[dict, bool]:
+        """Store a chat; return (wire data, whether new) or raise its ClientError."""
+        return await self.submit(draft)
 
     async def _write(self) -> None:
         try:

@@ -249,6 +249,9 @@ WS_MESSAGES_PER_SECOND = env_float("WS_MESSAGES_PER_SECOND", 10.0)
 WS_MESSAGES_BURST = env_int("WS_MESSAGES_BURST", 20, 1)
 # Frames queued for a client that stopped reading before it is closed (1013).
 WS_OUTBOX_LIMIT = env_int("WS_OUTBOX_LIMIT", 1000, 1)
+# Messages of one connection being finished (chats being stored) while the next
+# is read; past this the connection waits for its oldest.
+WS_MAX_PIPELINED_MESSAGES = env_int("WS_MAX_PIPELINED_MESSAGES", 32, 1)
 WS_ROOM_STATE_RECENT = env_int("WS_ROOM_STATE_RECENT", 20, 0)
 WS_HISTORY_MAX_LIMIT = env_int("WS_HISTORY_MAX_LIMIT", 100, 1)
 # How often a process re-asserts its group memberships and presence (covers a

@@ -47,6 +47,8 @@ def _task_prefix(joined: JoinedRoom) -> str:
 class AIAssistantPolicy(RoomPolicy):
     """The room is its owner's; each chat starts a streamed reply, within a quota."""
 
+    pipeline_chats = False  # the quota counts stored prompts
+
     async def check_chat(self, conn, joined: JoinedRoom, data: dict) -> None:
         await super().check_chat(conn, joined, data)
         await self.check_quota(conn)

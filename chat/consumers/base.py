@@ -11,6 +11,7 @@ import itertools
 import logging
 import time
 import uuid
+from collections import deque
 
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -70,6 +71,7 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
         self._tokens_at = time.monotonic()
         self._topics: list[str] = []
         self._address: str | None = None
+        self._pipelined: deque[asyncio.Task] | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         # channels' own loop listens on a layer channel per socket and runs a task
@@ -206,7 +208,7 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self._auth_timer is not None:
             self._auth_timer.cancel()
-        for task in list(self.tasks.values()):
+        for task in [*self.tasks.values(), *(self._pipelined or ())]:
             task.cancel()
         if self.outbox is not None:
             self.outbox.cancel()
@@ -246,14 +248,45 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
             if spec.needs_auth and self.user is None:
                 raise NotAuthenticated("send auth with a token first")
             await getattr(self, spec.handler)(inbound)
-        except ClientError as exc:
+        except Exception as exc:  # noqa: BLE001 - answered or logged in failed()
+            await self.failed(exc, ref, request_id)
+
+    async def failed(self, exc: Exception, ref: str | None, request_id) -> None:
+        """Answer a client mistake with its error frame; close 1011 on a bug."""
+        if isinstance(exc, ClientError):
             self.send_frame(
                 protocol.error(exc.code, exc.message, ref, request_id, exc.extra)
             )
             await self._count_bad()
-        except Exception:
-            logger.exception("error handling a %s message", ref)
+        else:
+            logger.error("error handling a %s message", ref, exc_info=exc)
             await self.close_with(CLOSE_ERROR)
+
+    async def pipeline(self, ref: str, inbound: protocol.Inbound, coro) -> None:
+        """Finish a message's handling in the background, in order with the
+        others pipelined, while the next message is read; at most
+        WS_MAX_PIPELINED_MESSAGES at a time (then wait for the oldest)."""
+        pending = self._pipelined
+        if pending is None:
+            pending = self._pipelined = deque()
+        while pending and pending[0].done():
+            pending.popleft()
+        if len(pending) >= settings.WS_MAX_PIPELINED_MESSAGES:
+            await asyncio.wait((pending[0],))
+        pending.append(asyncio.ensure_future(self._finish(ref, inbound, coro)))
+
+    async def _finish(self, ref: str, inbound: protocol.Inbound, coro) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - answered or logged in failed()
+            await self.failed(exc, ref, inbound.request_id)
+
+    async def pipeline_settled(self) -> None:
+        """Wait until every pipelined message has been handled."""
+        if self._pipelined:
+            await asyncio.wait(tuple(self._pipelined))
 
     def _take_token(self) -> None:
         now = time.monotonic()

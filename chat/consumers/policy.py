@@ -58,6 +58,10 @@ class RoomPolicy:
     record_membership: bool = False
     # A chat may carry `episode` + `playbackMs` (danmaku keyed to playback).
     playback_anchors: bool = False
+    # Read a connection's next message while its chats are being stored (they are
+    # stored in the order sent; see RoomsMixin.on_chat). False when check_chat
+    # reads what earlier chats stored (the assistant's quota).
+    pipeline_chats: bool = True
 
     # --- slow mode ---------------------------------------------------------------
 

@@ -183,14 +183,26 @@ class RoomsMixin:
         )
 
     async def on_leave_room(self, inbound: protocol.Inbound) -> None:
-        await self.leave(self.joined_room(inbound.data["roomId"]))
+        joined = self.joined_room(inbound.data["roomId"])
+        await self.pipeline_settled()  # the sender sees its last chats first
+        await self.leave(joined)
 
     async def on_chat(self, inbound: protocol.Inbound) -> None:
         joined = self.joined_room(self.room_id_of(inbound.data))
         await joined.policy.check_chat(self, joined, inbound.data)
-        data, created = await get_writer().store(
+        stored = get_writer().submit(
             _chat_draft(joined=joined, user=self.user, data=inbound.data)
         )
+        if joined.policy.pipeline_chats:
+            # Read the next message while this one is stored: a sender's chats
+            # then share a transaction instead of each waiting for the last.
+            await self.pipeline("chat", inbound, self.chat_stored(joined, stored))
+        else:
+            await self.chat_stored(joined, stored)
+
+    async def chat_stored(self, joined: JoinedRoom, stored) -> None:
+        """Called with a chat handed to the writer: answer once it is stored."""
+        data, created = await stored
         if not created:
             # A retry of a message already stored: answer this connection only.
             self.send_frame(protocol.chat(data))
@@ -199,6 +211,7 @@ class RoomsMixin:
         await joined.policy.after_chat(self, joined, data)
 
     async def on_history(self, inbound: protocol.Inbound) -> None:
+        await self.pipeline_settled()  # the history includes the chats sent before
         room_id = self.room_id_of(inbound.data)
         messages, has_more = await database_sync_to_async(_history)(
             user=self.user, room_id=room_id, data=inbound.data

@@ -367,6 +367,62 @@ async def test_client_msg_id_repeat_is_stored_and_broadcast_once(sockets, alice,
     assert await ChatMessage.objects.acount() == 3
 
 
+@pytest.mark.parametrize("pipelined", [32, 1])
+async def test_chats_sent_back_to_back_are_stored_in_the_order_sent(
+    sockets, alice, bob, settings, pipelined
+):
+    """A sender's next chat is read while the last is being stored (pipelined):
+    the order, each refusal with its requestId, and history all hold."""
+    settings.WS_MAX_PIPELINED_MESSAGES = pipelined
+    settings.WS_MESSAGES_BURST = 100
+    settings.CHAT_BLOCKED_WORDS = ["spoiler"]
+    await make_room()
+    a, b = await sockets(alice), await sockets(bob)
+    await join_first(a, alice)
+    await join_first(b, bob)
+    await recv_type(a, "user_joined")
+    texts = [f"m{i}" if i != 7 else "spoiler" for i in range(20)]
+    for i, text in enumerate(texts):
+        await ws.send(
+            a,
+            {
+                "type": "chat",
+                "requestId": f"r{i}",
+                "data": {"roomId": CIRCLE, "message": text},
+            },
+        )
+    refused = []
+    got = []
+    while len(got) < 19:
+        frame = await recv(a)
+        if frame["type"] == "error":
+            refused.append(frame)
+        else:
+            got.append(frame["data"])
+    assert [m["message"] for m in got] == [t for t in texts if t != "spoiler"]
+    assert [m["id"] for m in got] == sorted(m["id"] for m in got)
+    assert [(await recv(b))["data"] for _ in range(19)] == got
+    if not refused:
+        refused.append(await recv(a))
+    assert refused == [
+        {
+            "type": "error",
+            "data": {
+                "code": "content_blocked",
+                "message": refused[0]["data"]["message"],
+                "ref": "chat",
+            },
+            "requestId": "r7",
+        }
+    ]
+    # A history asked right after a chat, without waiting for it, includes it.
+    await ws.chat(a, CIRCLE, "last")
+    await ws.send(a, {"type": "history", "data": {"roomId": CIRCLE}})
+    assert (await recv(a))["data"]["message"] == "last"
+    page = await recv(a)
+    assert [m["message"] for m in page["data"]["messages"]][-2:] == ["m19", "last"]
+
+
 async def test_client_msg_id_is_per_room(sockets, alice):
     await make_room()
     await make_room("circle-2")
