@@ -1,0 +1,327 @@
+"""The SQL of storing a batch of chats: the hot write path, hand-written.
+
+One batch is the chats that arrived while the previous one was being written
+(`chat.batching`). For each chat: return the stored message when the same user
+already stored its `client_msg_id` in that room, refuse a banned or muted
+sender, hand out the room's next sequence numbers under the room's row lock (so
+ids in a room follow commit order), insert.
+
+- PostgreSQL: one statement (data-modifying CTEs), so one round trip in
+  autocommit, instead of BEGIN, four statements and COMMIT.
+- SQLite (and the rest): the same steps as four statements in one transaction;
+  the database is in-process, so round trips cost little.
+
+The ORM is not used here: its query building cost several times the queries
+(bench/RESULTS.md, persist).
+"""
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from chat.exceptions import ClientError, Forbidden, Muted, RoomClosed
+from chat.models import ChatMessage, Room, RoomMember
+from chat.selectors import message_data, user_display_name
+
+
+@dataclass(frozen=True)
+class ChatDraft:
+    """A user's chat, validated, waiting to be stored."""
+
+    room_pk: int
+    room_id: str
+    user: object
+    text: str
+    message_type: str = "text"
+    client_msg_id: str | None = None
+    episode: int | None = None
+    playback_ms: int | None = None
+
+
+# What storing one draft gave: (wire data, whether it is new) or the refusal.
+Outcome = tuple[dict, bool] | ClientError
+
+INSERT_COLUMNS = (
+    "room_id",
+    "seq",
+    "sender_id",
+    "sender_name",
+    "message",
+    "message_type",
+    "client_msg_id",
+    "reply_to",
+    "episode",
+    "playback_ms",
+    "is_hidden",
+    "created_at",
+)
+
+
+def chats_store(cands: list[tuple[int, ChatDraft]], now) -> dict[int, Outcome]:
+    """Store drafts (keyed by the caller's index); return each one's outcome.
+
+    No two drafts share (room, user, client_msg_id). Raises IntegrityError when
+    a concurrent writer stored one of the same client_msg_ids first.
+    """
+    if not cands:
+        return {}
+    if connection.vendor == "postgresql":
+        if connection.in_atomic_block:  # a savepoint, so a failure can be retried
+            with transaction.atomic():
+                return _store_postgresql(cands, now)
+        return _store_postgresql(cands, now)
+    return _store_in_transaction(cands, now)
+
+
+def take_seqs(counts: dict[int, int]) -> dict[int, range]:
+    """Lock the rooms' rows and hand out each room's next `count` numbers.
+
+    One statement for the whole batch (PostgreSQL and SQLite >= 3.35 both have
+    RETURNING). A closed room is left out of the answer.
+    """
+    room_pks = sorted(counts)
+    cases = " ".join("WHEN %s THEN %s" for _ in room_pks)
+    params = [value for pk in room_pks for value in (pk, counts[pk])]
+    marks = ", ".join("%s" for _ in room_pks)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Room._meta.db_table} SET last_seq = last_seq + CASE id {cases} "
+            f"END WHERE id IN ({marks}) AND NOT is_closed RETURNING id, last_seq",
+            [*params, *room_pks],
+        )
+        rows = cursor.fetchall()
+    return {pk: range(last - counts[pk] + 1, last + 1) for pk, last in rows}
+
+
+def _refusal(banned: bool, muted_until) -> ClientError:
+    if banned:
+        return Forbidden("you are banned from this room")
+    iso = muted_until.isoformat() if hasattr(muted_until, "isoformat") else muted_until
+    return Muted(f"muted until {iso}")
+
+
+def _row(d: ChatDraft, seq: int, now) -> ChatMessage:
+    return ChatMessage(
+        room_id=d.room_pk,
+        seq=seq,
+        sender_id=d.user.pk,
+        sender_name=user_display_name(d.user),
+        message=d.text,
+        message_type=d.message_type,
+        client_msg_id=d.client_msg_id,
+        episode=d.episode,
+        playback_ms=d.playback_ms,
+        created_at=now,
+        reply_to="",
+    )
+
+
+def _settle(
+    cands: list[tuple[int, ChatDraft]],
+    now,
+    stored: dict[tuple, ChatMessage],
+    refused: dict[tuple, ClientError],
+    seqs: dict[int, list[tuple[int, int]]],
+) -> dict[int, Outcome]:
+    """Outcomes from what the database said: earlier copies, refusals, and each
+    room's new (seq, id) pairs, handed to its accepted drafts in order."""
+    outcomes: dict[int, Outcome] = {}
+    for i, d in cands:
+        key = (d.room_pk, d.user.pk, d.client_msg_id)
+        if d.client_msg_id and key in stored:
+            outcomes[i] = (message_data(stored[key], d.room_id), False)
+        elif (d.room_pk, d.user.pk) in refused:
+            outcomes[i] = refused[(d.room_pk, d.user.pk)]
+        elif not seqs.get(d.room_pk):
+            outcomes[i] = RoomClosed()
+        else:
+            seq, pk = seqs[d.room_pk].pop(0)
+            row = _row(d, seq, now)
+            row.pk = pk
+            outcomes[i] = (message_data(row, d.room_id), True)
+    return outcomes
+
+
+# --- PostgreSQL: one statement ------------------------------------------------------
+
+_PG_DRAFT = (
+    "(%s::int, %s::bigint, %s::bigint, %s::text, %s::text, %s::text, %s::text,"
+    " %s::int, %s::bigint)"
+)
+
+
+def _store_postgresql(cands, now) -> dict[int, Outcome]:
+    member, chat, room = (
+        RoomMember._meta.db_table,
+        ChatMessage._meta.db_table,
+        Room._meta.db_table,
+    )
+    params: list = []
+    for i, d in cands:
+        params += [
+            i,
+            d.room_pk,
+            d.user.pk,
+            user_display_name(d.user),
+            d.text,
+            d.message_type,
+            d.client_msg_id,
+            d.episode,
+            d.playback_ms,
+        ]
+    by_member = "x.room_id = d.room_id AND x.user_id = d.sender_id"
+    by_chat = (
+        "x.room_id = d.room_id AND x.sender_id = d.sender_id"
+        " AND x.client_msg_id = d.client_msg_id"
+    )
+    sql = f"""
+WITH d (i, room_id, sender_id, sender_name, message, message_type, client_msg_id,
+        episode, playback_ms) AS (VALUES {", ".join([_PG_DRAFT] * len(cands))}),
+refused AS (
+    SELECT x.room_id, x.user_id, x.is_banned, x.muted_until FROM {member} x
+    WHERE (x.room_id, x.user_id) IN (SELECT room_id, sender_id FROM d)
+      AND (x.is_banned OR x.muted_until > %s)),
+earlier AS (
+    SELECT x.id, x.room_id, x.sender_id, x.client_msg_id FROM {chat} x
+    JOIN d ON {by_chat}),
+ok AS (
+    SELECT d.* FROM d
+    WHERE NOT EXISTS (SELECT 1 FROM refused x WHERE {by_member})
+      AND NOT EXISTS (SELECT 1 FROM earlier x WHERE {by_chat})),
+counts AS (SELECT room_id, count(*) AS n FROM ok GROUP BY room_id),
+seqs AS (
+    UPDATE {room} r SET last_seq = r.last_seq + counts.n FROM counts
+    WHERE r.id = counts.room_id AND NOT r.is_closed
+    RETURNING r.id, r.last_seq, counts.n),
+ins AS (
+    INSERT INTO {chat} ({", ".join(INSERT_COLUMNS)})
+    SELECT ok.room_id,
+           seqs.last_seq - seqs.n
+             + row_number() OVER (PARTITION BY ok.room_id ORDER BY ok.i),
+           ok.sender_id, ok.sender_name, ok.message, ok.message_type,
+           ok.client_msg_id, '', ok.episode, ok.playback_ms, false, %s
+    FROM ok JOIN seqs ON seqs.id = ok.room_id
+    RETURNING id, room_id, seq)
+SELECT 's', id, room_id, seq, NULL::text, NULL::boolean, NULL::timestamptz FROM ins
+UNION ALL
+SELECT 'r', NULL, room_id, user_id, NULL, is_banned, muted_until FROM refused
+UNION ALL
+SELECT 'e', id, room_id, sender_id, client_msg_id, NULL, NULL FROM earlier
+"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, now, now])
+        rows = cursor.fetchall()
+    refused, earlier_ids, seqs = {}, [], {}
+    for kind, pk, room_pk, number, _cmid, banned, muted_until in rows:
+        if kind == "s":
+            seqs.setdefault(room_pk, []).append((number, pk))
+        elif kind == "r":
+            refused[(room_pk, number)] = _refusal(banned, muted_until)
+        else:
+            earlier_ids.append(pk)
+    for pairs in seqs.values():
+        pairs.sort()
+    stored = {
+        (m.room_id, m.sender_id, m.client_msg_id): m
+        for m in ChatMessage.objects.filter(pk__in=earlier_ids)
+    }
+    return _settle(cands, now, stored, refused, seqs)
+
+
+# --- SQLite and the rest: one transaction -----------------------------------------
+
+
+@transaction.atomic
+def _store_in_transaction(cands, now) -> dict[int, Outcome]:
+    drafts = [d for _, d in cands]
+    stored = _stored_duplicates(drafts)
+    refused = _member_refusals(drafts, now)
+    counts: dict[int, int] = {}
+    for d in drafts:
+        key = (d.room_pk, d.user.pk, d.client_msg_id)
+        if not (d.client_msg_id and key in stored) and (
+            (d.room_pk, d.user.pk) not in refused
+        ):
+            counts[d.room_pk] = counts.get(d.room_pk, 0) + 1
+    taken = take_seqs(counts) if counts else {}
+    accepted = [
+        d
+        for d in drafts
+        if d.room_pk in taken
+        and not (d.client_msg_id and (d.room_pk, d.user.pk, d.client_msg_id) in stored)
+        and (d.room_pk, d.user.pk) not in refused
+    ]
+    handed = {pk: iter(numbers) for pk, numbers in taken.items()}
+    rows = [_row(d, next(handed[d.room_pk]), now) for d in accepted]
+    seqs: dict[int, list[tuple[int, int]]] = {}
+    for pk, room_pk, seq in _insert(rows, now):
+        seqs.setdefault(room_pk, []).append((seq, pk))
+    for pairs in seqs.values():
+        pairs.sort()
+    return _settle(cands, now, stored, refused, seqs)
+
+
+def _stored_duplicates(drafts: list[ChatDraft]) -> dict[tuple, ChatMessage]:
+    keyed = [d for d in drafts if d.client_msg_id]
+    if not keyed:
+        return {}
+    table = ChatMessage._meta.db_table
+    where = " OR ".join(
+        "(room_id = %s AND sender_id = %s AND client_msg_id = %s)" for _ in keyed
+    )
+    params = [v for d in keyed for v in (d.room_pk, d.user.pk, d.client_msg_id)]
+    rows = ChatMessage.objects.raw(f"SELECT * FROM {table} WHERE {where}", params)
+    return {(m.room_id, m.sender_id, m.client_msg_id): m for m in rows}
+
+
+def _member_refusals(drafts: list[ChatDraft], now) -> dict[tuple, ClientError]:
+    """Return the refusal of each (room, user) that is banned or muted."""
+    rooms = sorted({d.room_pk for d in drafts})
+    users = sorted({d.user.pk for d in drafts})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT room_id, user_id, is_banned, muted_until "
+            f"FROM {RoomMember._meta.db_table} "
+            f"WHERE room_id IN ({', '.join(['%s'] * len(rooms))}) "
+            f"AND user_id IN ({', '.join(['%s'] * len(users))}) "
+            "AND (is_banned OR muted_until > %s)",
+            [*rooms, *users, connection.ops.adapt_datetimefield_value(now)],
+        )
+        found = cursor.fetchall()
+    return {
+        (room_pk, user_pk): _refusal(banned, muted_until)
+        for room_pk, user_pk, banned, muted_until in found
+    }
+
+
+def _insert(rows: list[ChatMessage], now) -> list[tuple[int, int, int]]:
+    """INSERT the rows in one statement; return their (id, room, seq)."""
+    if not rows:
+        return []
+    created = connection.ops.adapt_datetimefield_value(now)
+    values = ", ".join(
+        ["(" + ", ".join(["%s"] * len(INSERT_COLUMNS)) + ")"] * len(rows)
+    )
+    params = []
+    for r in rows:
+        params += [
+            r.room_id,
+            r.seq,
+            r.sender_id,
+            r.sender_name,
+            r.message,
+            r.message_type,
+            r.client_msg_id,
+            "",
+            r.episode,
+            r.playback_ms,
+            False,
+            created,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ChatMessage._meta.db_table} ({', '.join(INSERT_COLUMNS)}) "
+            f"VALUES {values} RETURNING id, room_id, seq",
+            params,
+        )
+        return cursor.fetchall()
