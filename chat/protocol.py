@@ -214,17 +214,24 @@ def parse_frame(text: str | None, raw_bytes: bytes | None) -> dict:
         raise InvalidJson(f"invalid JSON: {str(exc).split(':')[0]}") from None
     if not isinstance(msg, dict):
         raise InvalidMessage("a message must be a JSON object")
-    if _depth(msg) > settings.WS_MAX_JSON_DEPTH:
+    if _too_deep(msg, settings.WS_MAX_JSON_DEPTH):
         raise InvalidMessage("message is nested too deeply")
     return msg
 
 
-def _depth(value: Any, level: int = 1) -> int:
-    if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level)
-    return level
+def _too_deep(msg: dict, limit: int) -> bool:
+    """Return whether a value lies more than `limit` levels deep (the object
+    itself is level 1, its members level 2, ...). Runs on every frame."""
+    stack: list[tuple[dict | list, int]] = [(msg, 1)]
+    while stack:
+        container, level = stack.pop()
+        if level > limit or (level == limit and container):
+            return True
+        members = container.values() if isinstance(container, dict) else container
+        for member in members:
+            if isinstance(member, (dict, list)):
+                stack.append((member, level + 1))
+    return False
 
 
 def message_type_of(msg: dict) -> str | None:

@@ -139,23 +139,54 @@ def history_cutoff(room_type: str) -> datetime | None:
 
 def message_data(message: ChatMessage, room_id: str) -> dict:
     """Return a message in the wire shape of `chat.data`."""
+    return chat_data(
+        message_id=message.public_id,
+        room_id=room_id,
+        sender_id=message.sender_id,
+        sender_name=message.sender_name,
+        text=message.message,
+        message_type=message.message_type,
+        timestamp=iso(message.created_at),
+        client_msg_id=message.client_msg_id,
+        episode=message.episode,
+        playback_ms=message.playback_ms,
+        reply_to=message.reply_to,
+    )
+
+
+def chat_data(
+    *,
+    message_id: str,
+    room_id: str,
+    sender_id: int | None,
+    sender_name: str,
+    text: str,
+    message_type: str,
+    timestamp: str,
+    client_msg_id: str | None = None,
+    episode: int | None = None,
+    playback_ms: int | None = None,
+    reply_to: str = "",
+) -> dict:
+    """Return a chat's fields in the wire shape of `chat.data` (no model needed:
+    the chat store builds it from what it inserted)."""
     data = {
-        "id": message.public_id,
+        "id": message_id,
         "roomId": room_id,
-        "senderId": str(message.sender_id) if message.sender_id else "assistant",
-        "senderName": message.sender_name,
-        "message": message.message,
-        "messageType": message.message_type,
-        "timestamp": iso(message.created_at),
+        "senderId": str(sender_id) if sender_id else "assistant",
+        "senderName": sender_name,
+        "message": text,
+        "messageType": message_type,
+        "timestamp": timestamp,
     }
-    if message.client_msg_id:
-        data["clientMsgId"] = message.client_msg_id
-    if message.episode is not None:
-        data["episode"] = message.episode
-    if message.playback_ms is not None:
-        data["playbackMs"] = message.playback_ms
-    if message.reply_to:
-        data["replyTo"] = message.reply_to
+    if client_msg_id:
+        data["clientMsgId"] = client_msg_id
+    if episode is not None:
+        data["episode"] = episode
+    if playback_ms is not None:
+        data["playbackMs"] = playback_ms
+    if reply_to:
+        data["replyTo"] = reply_to
     return data
 
 

@@ -70,7 +70,7 @@ class AIAssistantPolicy(RoomPolicy):
                 extra={"retryAfterMs": wait_ms},
             )
 
-    async def after_chat(self, conn, joined: JoinedRoom, data: dict) -> None:
+    def after_chat(self, conn, joined: JoinedRoom, data: dict) -> None:
         stream_id = f"ai-{uuid.uuid4().hex}"
         # A task of the connection: its disconnect cancels the reply.
         conn._spawn(

@@ -71,7 +71,7 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
         self._tokens_at = time.monotonic()
         self._topics: list[str] = []
         self._address: str | None = None
-        self._pipelined: deque[asyncio.Task] | None = None
+        self._pipelined: deque[asyncio.Future] | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         # channels' own loop listens on a layer channel per socket and runs a task
@@ -208,7 +208,7 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self._auth_timer is not None:
             self._auth_timer.cancel()
-        for task in [*self.tasks.values(), *(self._pipelined or ())]:
+        for task in list(self.tasks.values()):
             task.cancel()
         if self.outbox is not None:
             self.outbox.cancel()
@@ -253,40 +253,61 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
 
     async def failed(self, exc: Exception, ref: str | None, request_id) -> None:
         """Answer a client mistake with its error frame; close 1011 on a bug."""
+        if self.answer_failure(exc, ref, request_id):
+            await self._count_bad()
+        else:
+            await self.close_with(CLOSE_ERROR)
+
+    def answer_failure(self, exc: Exception, ref: str | None, request_id) -> bool:
+        """Send a ClientError's frame and return True; log anything else."""
         if isinstance(exc, ClientError):
             self.send_frame(
                 protocol.error(exc.code, exc.message, ref, request_id, exc.extra)
             )
-            await self._count_bad()
+            return True
+        logger.error("error handling a %s message", ref, exc_info=exc)
+        return False
+
+    async def pipeline(
+        self, ref: str, request_id: str | None, pending: asyncio.Future, then
+    ) -> None:
+        """Let a message finish in the background while the next is read: once
+        `pending` is done, `then(its result)` runs, or its error is answered.
+        At most WS_MAX_PIPELINED_MESSAGES at a time (then wait for the oldest)."""
+        queue = self._pipelined
+        if queue is None:
+            queue = self._pipelined = deque()
+        while queue and queue[0].done():
+            queue.popleft()
+        if len(queue) >= settings.WS_MAX_PIPELINED_MESSAGES:
+            await asyncio.wait((queue[0],))
+        queue.append(pending)
+        pending.add_done_callback(
+            lambda done: self._pipelined_done(ref, request_id, done, then)
+        )
+
+    def _pipelined_done(self, ref, request_id, done: asyncio.Future, then) -> None:
+        # A callback, not a task per message: runs in completion order, which
+        # is the order the messages were sent.
+        if done.cancelled() or self.outbox is None or self.outbox.closed:
+            return
+        exc = done.exception()
+        if exc is None:
+            try:
+                then(done.result())
+                return
+            except Exception as error:  # noqa: BLE001 - answered below
+                exc = error
+        if self.answer_failure(exc, ref, request_id):
+            self._spawn(f"bad:{id(done)}", self._count_bad())
         else:
-            logger.error("error handling a %s message", ref, exc_info=exc)
-            await self.close_with(CLOSE_ERROR)
-
-    async def pipeline(self, ref: str, inbound: protocol.Inbound, coro) -> None:
-        """Finish a message's handling in the background, in order with the
-        others pipelined, while the next message is read; at most
-        WS_MAX_PIPELINED_MESSAGES at a time (then wait for the oldest)."""
-        pending = self._pipelined
-        if pending is None:
-            pending = self._pipelined = deque()
-        while pending and pending[0].done():
-            pending.popleft()
-        if len(pending) >= settings.WS_MAX_PIPELINED_MESSAGES:
-            await asyncio.wait((pending[0],))
-        pending.append(asyncio.ensure_future(self._finish(ref, inbound, coro)))
-
-    async def _finish(self, ref: str, inbound: protocol.Inbound, coro) -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - answered or logged in failed()
-            await self.failed(exc, ref, inbound.request_id)
+            self._spawn(f"error:{id(done)}", self.close_with(CLOSE_ERROR))
 
     async def pipeline_settled(self) -> None:
         """Wait until every pipelined message has been handled."""
         if self._pipelined:
             await asyncio.wait(tuple(self._pipelined))
+            await asyncio.sleep(0)  # their callbacks run
 
     def _take_token(self) -> None:
         now = time.monotonic()

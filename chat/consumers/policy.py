@@ -145,5 +145,6 @@ class RoomPolicy:
     async def on_left(self, conn, joined: JoinedRoom, online_count: int) -> None:
         """Called after a connection left the room or disconnected."""
 
-    async def after_chat(self, conn, joined: JoinedRoom, data: dict) -> None:
-        """Called after a user's chat was stored and broadcast."""
+    def after_chat(self, conn, joined: JoinedRoom, data: dict) -> None:
+        """Called after a user's chat was stored and broadcast; start any
+        follow-up work with `conn._spawn` (a task of the connection)."""

@@ -196,19 +196,22 @@ class RoomsMixin:
         if joined.policy.pipeline_chats:
             # Read the next message while this one is stored: a sender's chats
             # then share a transaction instead of each waiting for the last.
-            await self.pipeline("chat", inbound, self.chat_stored(joined, stored))
+            await self.pipeline(
+                "chat",
+                inbound.request_id,
+                stored,
+                lambda outcome: self.chat_stored(joined, *outcome),
+            )
         else:
-            await self.chat_stored(joined, stored)
+            self.chat_stored(joined, *await stored)
 
-    async def chat_stored(self, joined: JoinedRoom, stored) -> None:
-        """Called with a chat handed to the writer: answer once it is stored."""
-        data, created = await stored
+    def chat_stored(self, joined: JoinedRoom, data: dict, created: bool) -> None:
+        """Called once a chat is stored (and, when new, published to the room)."""
         if not created:
             # A retry of a message already stored: answer this connection only.
             self.send_frame(protocol.chat(data))
             return
-        # The writer has published it to the room.
-        await joined.policy.after_chat(self, joined, data)
+        joined.policy.after_chat(self, joined, data)
 
     async def on_history(self, inbound: protocol.Inbound) -> None:
         await self.pipeline_settled()  # the history includes the chats sent before

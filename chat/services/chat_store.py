@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from chat.exceptions import ClientError, Forbidden, Muted, RoomClosed
-from chat.models import ChatMessage, Room, RoomMember
-from chat.selectors import message_data, user_display_name
+from chat.models import ChatMessage, Room, RoomMember, format_message_id
+from chat.protocol import iso
+from chat.selectors import chat_data, message_data, user_display_name
 
 
 @dataclass(frozen=True)
@@ -93,19 +94,21 @@ def _refusal(banned: bool, muted_until) -> ClientError:
     return Muted(f"muted until {iso}")
 
 
-def _row(d: ChatDraft, seq: int, now) -> ChatMessage:
-    return ChatMessage(
-        room_id=d.room_pk,
-        seq=seq,
-        sender_id=d.user.pk,
-        sender_name=user_display_name(d.user),
-        message=d.text,
-        message_type=d.message_type,
-        client_msg_id=d.client_msg_id,
-        episode=d.episode,
-        playback_ms=d.playback_ms,
-        created_at=now,
-        reply_to="",
+def _row(d: ChatDraft, seq: int, created) -> tuple:
+    """The INSERT_COLUMNS values of a draft."""
+    return (
+        d.room_pk,
+        seq,
+        d.user.pk,
+        user_display_name(d.user),
+        d.text,
+        d.message_type,
+        d.client_msg_id,
+        "",
+        d.episode,
+        d.playback_ms,
+        False,
+        created,
     )
 
 
@@ -119,6 +122,7 @@ def _settle(
     """Outcomes from what the database said: earlier copies, refusals, and each
     room's new (seq, id) pairs, handed to its accepted drafts in order."""
     outcomes: dict[int, Outcome] = {}
+    timestamp = iso(now)
     for i, d in cands:
         key = (d.room_pk, d.user.pk, d.client_msg_id)
         if d.client_msg_id and key in stored:
@@ -129,9 +133,19 @@ def _settle(
             outcomes[i] = RoomClosed()
         else:
             seq, pk = seqs[d.room_pk].pop(0)
-            row = _row(d, seq, now)
-            row.pk = pk
-            outcomes[i] = (message_data(row, d.room_id), True)
+            data = chat_data(
+                message_id=format_message_id(seq, pk),
+                room_id=d.room_id,
+                sender_id=d.user.pk,
+                sender_name=user_display_name(d.user),
+                text=d.text,
+                message_type=d.message_type,
+                timestamp=timestamp,
+                client_msg_id=d.client_msg_id,
+                episode=d.episode,
+                playback_ms=d.playback_ms,
+            )
+            outcomes[i] = (data, True)
     return outcomes
 
 
@@ -156,9 +170,10 @@ def _store_in_transaction(cands, now) -> dict[int, Outcome]:
         and (d.room_pk, d.user.pk) not in refused
     ]
     handed = {pk: iter(numbers) for pk, numbers in taken.items()}
-    rows = [_row(d, next(handed[d.room_pk]), now) for d in accepted]
+    created = connection.ops.adapt_datetimefield_value(now)
+    rows = [_row(d, next(handed[d.room_pk]), created) for d in accepted]
     seqs: dict[int, list[tuple[int, int]]] = {}
-    for pk, room_pk, seq in _insert(rows, now):
+    for pk, room_pk, seq in _insert(rows):
         seqs.setdefault(room_pk, []).append((seq, pk))
     for pairs in seqs.values():
         pairs.sort()
@@ -198,34 +213,18 @@ def _member_refusals(drafts: list[ChatDraft], now) -> dict[tuple, ClientError]:
     }
 
 
-def _insert(rows: list[ChatMessage], now) -> list[tuple[int, int, int]]:
-    """INSERT the rows in one statement; return their (id, room, seq)."""
+def _insert(rows: list[tuple]) -> list[tuple[int, int, int]]:
+    """INSERT the rows (INSERT_COLUMNS values) in one statement; return their
+    (id, room, seq)."""
     if not rows:
         return []
-    created = connection.ops.adapt_datetimefield_value(now)
     values = ", ".join(
         ["(" + ", ".join(["%s"] * len(INSERT_COLUMNS)) + ")"] * len(rows)
     )
-    params = []
-    for r in rows:
-        params += [
-            r.room_id,
-            r.seq,
-            r.sender_id,
-            r.sender_name,
-            r.message,
-            r.message_type,
-            r.client_msg_id,
-            "",
-            r.episode,
-            r.playback_ms,
-            False,
-            created,
-        ]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {ChatMessage._meta.db_table} ({', '.join(INSERT_COLUMNS)}) "
             f"VALUES {values} RETURNING id, room_id, seq",
-            params,
+            [value for row in rows for value in row],
         )
         return cursor.fetchall()
