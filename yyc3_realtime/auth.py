@@ -14,7 +14,8 @@ from django.contrib.auth.models import AnonymousUser
 INVALID_TOKEN = "Token无效或已过期"
 DEVICE_TYPES = ("web", "mobile", "desktop")
 # A socket keeps its user for its whole life: load only what the server reads
-# (ids, names, flags), not the password hash, e-mail and dates.
+# (ids, names, flags, date_joined for the announcements summary), not the
+# password hash, e-mail or last login.
 SOCKET_USER_FIELDS = (
     "id",
     "username",
@@ -23,6 +24,7 @@ SOCKET_USER_FIELDS = (
     "is_active",
     "is_staff",
     "is_superuser",
+    "date_joined",
 )
 
 
