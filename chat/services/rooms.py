@@ -28,14 +28,15 @@ GENERATED_ID_PREFIX = {
 }
 
 
-@transaction.atomic
 def room_open_for_join(
     *, room_id: str, room_type: str | None, user, create: str
 ) -> Room:
     """Return the room `user` may join, creating it when the type's rule allows.
 
     `create` is the room type's rule: "never", "anyone", "owner" (the joiner owns
-    it) or "drama" (the id names an existing Drama: `drama-<pk>`).
+    it) or "drama" (the id names an existing Drama: `drama-<pk>`). Joining an
+    existing room only reads: no transaction, so no SQLite write lock, which a
+    crowd joining a live stream would otherwise queue on behind the chat writes.
     """
     try:
         room = room_get_for_user(room_id=room_id, user=user)
@@ -53,6 +54,7 @@ def room_open_for_join(
     return room
 
 
+@transaction.atomic
 def _room_create_on_join(
     *, room_id: str, room_type: str | None, user, create: str
 ) -> Room:
