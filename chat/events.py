@@ -127,18 +127,22 @@ def everyone_frame(*, frame: dict) -> None:
 # --- notifications (the notifications app) ------------------------------------------
 
 
-def publish_many_on_commit(pushes: list[tuple[str, dict]]) -> None:
+def publish_many_on_commit(
+    pushes: list[tuple[str, dict]], unless: dict[str, list[str]] | None = None
+) -> None:
     """Send several frames once the transaction commits, in one trip to the layer.
 
+    `unless` maps a topic to topics whose sockets it skips (see `hub.publish`).
     A layer failure drops the rest of the batch and is logged once, not per push.
     """
     if not pushes:
         return
     encoded = [(topic, protocol.encode(frame)) for topic, frame in pushes]
+    unless = unless or {}
 
     async def send_all(label: str) -> None:
         for topic, text in encoded:
-            await hub.publish(topic, text)
+            await hub.publish(topic, text, unless.get(topic))
 
     label = encoded[0][0] if len(encoded) == 1 else f"{len(encoded)} topics"
     transaction.on_commit(lambda: _send_now(send_all, label), robust=True)
@@ -162,9 +166,13 @@ def announcement_sent(*, data: dict) -> None:
 
 
 def drama_updated(*, room_pks: list[int], owner_id: int, frame: dict) -> None:
-    """Push a `drama_update` to the drama's rooms and to its owner's connections."""
-    topics = [hub.room_topic(pk) for pk in room_pks] + [hub.user_topic(owner_id)]
-    publish_many_on_commit([(topic, frame) for topic in topics])
+    """Push a `drama_update` to the drama's rooms and to its owner's connections
+    (once: an owner's connection in one of the rooms gets it from the room)."""
+    rooms = [hub.room_topic(pk) for pk in room_pks]
+    owner = hub.user_topic(owner_id)
+    publish_many_on_commit(
+        [(topic, frame) for topic in [*rooms, owner]], unless={owner: rooms}
+    )
 
 
 # --- room types: live viewer counts, assistant replies ---------------------------

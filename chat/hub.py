@@ -120,14 +120,19 @@ class Hub:
     def local_count(self, topic: str) -> int:
         return len(self.topics.get(topic, ()))
 
-    def deliver(self, topic: str, text: str) -> None:
-        """Hand an encoded frame to every local subscriber of `topic`."""
+    def deliver(self, topic: str, text: str, unless: list[str] | None = None) -> None:
+        """Hand an encoded frame to every local subscriber of `topic`, except
+        those also subscribed to one of the `unless` topics."""
         subscribers = self.topics.get(topic)
-        if subscribers:
-            # One ASGI message object for every socket: the frame is encoded once.
-            message = {"type": "websocket.send", "text": text}
-            for subscriber in tuple(subscribers):
-                subscriber.send_message(message)
+        if not subscribers:
+            return
+        # One ASGI message object for every socket: the frame is encoded once.
+        message = {"type": "websocket.send", "text": text}
+        if unless:
+            skip = set().union(*(self.topics.get(t, ()) for t in unless))
+            subscribers = [s for s in subscribers if s not in skip]
+        for subscriber in tuple(subscribers):
+            subscriber.send_message(message)
 
     def deliver_in_order(self, topic: str, seq: int, texts: list[str]) -> None:
         """Deliver a room's chats `seq, seq+1, ...` in sequence order."""
@@ -177,7 +182,9 @@ class Hub:
                         message["topic"], message["seq"], message["texts"]
                     )
                 else:
-                    self.deliver(message["topic"], message["text"])
+                    self.deliver(
+                        message["topic"], message["text"], message.get("unless")
+                    )
             elif kind == CONTROL:
                 for subscriber in tuple(self.topics.get(message["topic"], ())):
                     subscriber.control(message["topic"], message["action"])
@@ -204,12 +211,13 @@ class Hub:
 get_hub = per_event_loop(Hub)
 
 
-async def publish(topic: str, text: str) -> None:
-    """Send an encoded frame to every subscriber of `topic` on every process."""
-    layer = get_channel_layer()
-    await layer.group_send(
-        group_name(topic), {"type": FANOUT, "topic": topic, "text": text}
-    )
+async def publish(topic: str, text: str, unless: list[str] | None = None) -> None:
+    """Send an encoded frame to every subscriber of `topic` on every process,
+    except sockets also subscribed to an `unless` topic (they get it there)."""
+    message = {"type": FANOUT, "topic": topic, "text": text}
+    if unless:
+        message["unless"] = list(unless)
+    await get_channel_layer().group_send(group_name(topic), message)
 
 
 async def publish_in_order(topic: str, seq: int, texts: list[str]) -> None:

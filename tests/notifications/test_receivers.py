@@ -54,6 +54,24 @@ async def test_a_title_change_reaches_the_room_and_the_owner_only(scene):
     assert await ws.nothing_more(owner)
 
 
+async def test_an_owner_in_the_dramas_room_gets_each_update_once(
+    scene, connect, alice, token_for
+):
+    drama, owner, viewer, _other = scene
+    # Alice has a second connection, in the drama's room.
+    watching = await connect(token=token_for(alice))
+    await settled(watching)
+    await ws.join(watching, f"drama-{drama.pk}", "drama_chat")
+    await ws.recv_type(viewer, "user_joined")
+
+    await in_db(save, drama, title="河洛传奇 续")
+
+    for comm in (watching, owner, viewer):
+        got = await ws.recv_type(comm, "drama_update", skip=SKIP)
+        assert got["data"]["changed"] == ["title"]
+        assert await ws.nothing_more(comm)
+
+
 async def test_approval_notifies_the_owner(scene):
     drama, owner, viewer, other = scene
 

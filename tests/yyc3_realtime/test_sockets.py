@@ -57,7 +57,7 @@ async def test_the_socket_user_is_loaded_without_password_or_email(alice):
     SEEN.clear()
     await open_probe(f"/ws?token={AccessToken.for_user(alice)}")
     user = SEEN[0]["user"]
-    assert {"password", "email", "last_login", "date_joined"}.isdisjoint(user.__dict__)
+    assert {"password", "email", "last_login"}.isdisjoint(user.__dict__)
     assert user.get_username() == "alice"
 
 
