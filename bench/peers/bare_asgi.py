@@ -12,19 +12,13 @@ left between this and the project is Channels, Django and the application.
 from __future__ import annotations
 
 import itertools
-import time
-import uuid
-from datetime import UTC, datetime
 
 import orjson
+import subset
 
 ROOMS: dict[str, set] = {}
 _ids = itertools.count(1)
 _users = itertools.count(1)
-
-
-def iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def text(obj: dict) -> dict:
@@ -39,8 +33,7 @@ async def app(scope, receive, send) -> None:
     if (await receive())["type"] != "websocket.connect":
         return
     await send({"type": "websocket.accept"})
-    hello = {"userId": user, "sessionId": str(uuid.uuid4())}
-    await send(text({"type": "auth_success", "data": hello}))
+    await send(text(subset.auth_success(user)))
     try:
         while True:
             event = await receive()
@@ -56,39 +49,16 @@ async def app(scope, receive, send) -> None:
                 members = ROOMS.get(room)
                 if members is None or send not in members:
                     continue
-                out = text(
-                    {
-                        "type": "chat",
-                        "data": {
-                            "id": f"{next(_ids):012d}",
-                            "roomId": room,
-                            "senderId": user,
-                            "senderName": f"user{user}",
-                            "message": data.get("message"),
-                            "messageType": data.get("messageType", "text"),
-                            "timestamp": iso_now(),
-                        },
-                    }
-                )
+                out = text(subset.chat(next(_ids), room, user, data))
                 for member in list(members):  # one encode, one send per socket
                     await member(out)
             elif kind == "ping":
-                reply = {"type": "pong", "timestamp": int(time.time() * 1000)}
-                if "requestId" in msg:
-                    reply["requestId"] = msg["requestId"]
-                await send(text(reply))
+                await send(text(subset.pong(msg)))
             elif kind == "join_room":
                 room = str(data.get("roomId"))
                 ROOMS.setdefault(room, set()).add(send)
                 joined.add(room)
-                state = {
-                    "roomId": room,
-                    "roomType": data.get("roomType", "live_stream"),
-                    "title": room,
-                    "onlineCount": len(ROOMS[room]),
-                    "recent": [],
-                }
-                await send(text({"type": "room_state", "data": state}))
+                await send(text(subset.room_state(room, data, len(ROOMS[room]))))
             elif kind == "leave_room":
                 room = str(data.get("roomId"))
                 ROOMS.get(room, set()).discard(send)

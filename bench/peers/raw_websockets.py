@@ -13,21 +13,15 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import time
-import uuid
-from datetime import UTC, datetime
 
 import orjson
+import subset
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
 ROOMS: dict[str, set[ServerConnection]] = {}
 _ids = itertools.count(1)
 _users = itertools.count(1)
-
-
-def iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def frame(obj: dict) -> bytes:
@@ -37,15 +31,7 @@ def frame(obj: dict) -> bytes:
 async def handler(ws: ServerConnection) -> None:
     user = str(next(_users))
     joined: set[str] = set()
-    await ws.send(
-        frame(
-            {
-                "type": "auth_success",
-                "data": {"userId": user, "sessionId": str(uuid.uuid4())},
-            }
-        ),
-        text=True,
-    )
+    await ws.send(frame(subset.auth_success(user)), text=True)
     try:
         async for raw in ws:
             try:
@@ -58,38 +44,16 @@ async def handler(ws: ServerConnection) -> None:
                 members = ROOMS.get(room)
                 if members is None or ws not in members:
                     continue
-                out = frame(
-                    {
-                        "type": "chat",
-                        "data": {
-                            "id": f"{next(_ids):012d}",
-                            "roomId": room,
-                            "senderId": user,
-                            "senderName": f"user{user}",
-                            "message": data.get("message"),
-                            "messageType": data.get("messageType", "text"),
-                            "timestamp": iso_now(),
-                        },
-                    }
-                )
+                out = frame(subset.chat(next(_ids), room, user, data))
                 broadcast(members, out, text=True)  # one encode, one write per socket
             elif kind == "ping":
-                reply = {"type": "pong", "timestamp": int(time.time() * 1000)}
-                if "requestId" in msg:
-                    reply["requestId"] = msg["requestId"]
-                await ws.send(frame(reply), text=True)
+                await ws.send(frame(subset.pong(msg)), text=True)
             elif kind == "join_room":
                 room = str(data.get("roomId"))
                 ROOMS.setdefault(room, set()).add(ws)
                 joined.add(room)
-                state = {
-                    "roomId": room,
-                    "roomType": data.get("roomType", "live_stream"),
-                    "title": room,
-                    "onlineCount": len(ROOMS[room]),
-                    "recent": [],
-                }
-                await ws.send(frame({"type": "room_state", "data": state}), text=True)
+                state = subset.room_state(room, data, len(ROOMS[room]))
+                await ws.send(frame(state), text=True)
             elif kind == "leave_room":
                 room = str(data.get("roomId"))
                 ROOMS.get(room, set()).discard(ws)

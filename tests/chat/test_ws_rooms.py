@@ -57,6 +57,15 @@ async def join_first(comm, user, room_id: str = CIRCLE) -> dict:
     return state
 
 
+async def both_in_room(sockets, alice, bob):
+    """Return Alice's and Bob's sockets, both in CIRCLE; Alice saw Bob join."""
+    a, b = await sockets(alice), await sockets(bob)
+    await join_first(a, alice)
+    await join_first(b, bob)
+    await recv_type(a, "user_joined")
+    return a, b
+
+
 async def error_of(comm, code: str, ref: str | None) -> dict:
     frame = await recv(comm)
     assert frame["type"] == "error", frame
@@ -192,10 +201,7 @@ async def test_room_state_carries_the_recent_chat_oldest_first(
 
 async def test_leave_room_announces_user_left_to_the_others(sockets, alice, bob):
     await make_room()
-    a, b = await sockets(alice), await sockets(bob)
-    await join_first(a, alice)
-    await join_first(b, bob)
-    await recv_type(a, "user_joined")
+    a, b = await both_in_room(sockets, alice, bob)
     await ws.send(b, {"type": "leave_room", "data": {"roomId": CIRCLE}})
     left = await recv(a)
     assert left["type"] == "user_left"
@@ -214,10 +220,7 @@ async def test_leave_room_announces_user_left_to_the_others(sockets, alice, bob)
 
 async def test_disconnect_announces_user_left(sockets, alice, bob):
     await make_room()
-    a, b = await sockets(alice), await sockets(bob)
-    await join_first(a, alice)
-    await join_first(b, bob)
-    await recv_type(a, "user_joined")
+    a, b = await both_in_room(sockets, alice, bob)
     await b.disconnect()
     left = await recv(a)
     assert left["type"] == "user_left" and left["data"]["userId"] == str(bob.pk)
@@ -342,10 +345,7 @@ async def test_a_users_devices_all_receive_the_chat(sockets, alice, bob):
 
 async def test_client_msg_id_repeat_is_stored_and_broadcast_once(sockets, alice, bob):
     await make_room()
-    a, b = await sockets(alice), await sockets(bob)
-    await join_first(a, alice)
-    await join_first(b, bob)
-    await recv_type(a, "user_joined")
+    a, b = await both_in_room(sockets, alice, bob)
 
     await ws.chat(a, CIRCLE, "once", clientMsgId="m-1")
     first = await recv(a)
@@ -377,10 +377,7 @@ async def test_chats_sent_back_to_back_are_stored_in_the_order_sent(
     settings.WS_MESSAGES_BURST = 100
     settings.CHAT_BLOCKED_WORDS = ["spoiler"]
     await make_room()
-    a, b = await sockets(alice), await sockets(bob)
-    await join_first(a, alice)
-    await join_first(b, bob)
-    await recv_type(a, "user_joined")
+    a, b = await both_in_room(sockets, alice, bob)
     texts = [f"m{i}" if i != 7 else "spoiler" for i in range(20)]
     for i, text in enumerate(texts):
         await ws.send(
@@ -526,10 +523,7 @@ async def test_chat_to_a_room_closed_meanwhile_is_room_closed(sockets, alice):
 
 async def test_a_muted_user_cannot_chat(sockets, alice, bob):
     room = await make_room()
-    a, b = await sockets(alice), await sockets(bob)
-    await join_first(a, alice)
-    await join_first(b, bob)
-    await recv_type(a, "user_joined")
+    a, b = await both_in_room(sockets, alice, bob)
     # A circle keeps a membership for each joiner: mute it.
     member, _ = await RoomMember.objects.aupdate_or_create(
         room=room,
@@ -589,10 +583,7 @@ async def test_too_many_rooms_on_one_socket_is_forbidden(sockets, alice, setting
 async def test_blocked_words_are_refused(sockets, alice, bob, settings):
     settings.CHAT_BLOCKED_WORDS = ["spoiler"]
     await make_room()
-    a, b = await sockets(alice), await sockets(bob)
-    await join_first(a, alice)
-    await join_first(b, bob)
-    await recv_type(a, "user_joined")
+    a, b = await both_in_room(sockets, alice, bob)
     await ws.chat(a, CIRCLE, "BIG Spoiler: he dies")
     await error_of(a, "content_blocked", "chat")
     await ws.chat(a, CIRCLE, "no spoil here")
@@ -655,10 +646,7 @@ async def test_largest_playback_anchors_are_stored(sockets, alice):
 
 async def test_a_hidden_message_is_deleted_for_everyone(sockets, alice, bob):
     await make_room()
-    a, b = await sockets(alice), await sockets(bob)
-    await join_first(a, alice)
-    await join_first(b, bob)
-    await recv_type(a, "user_joined")
+    a, b = await both_in_room(sockets, alice, bob)
     await ws.chat(a, CIRCLE, "oops")
     sent = (await recv(a))["data"]
     await recv(b)
