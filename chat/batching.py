@@ -69,8 +69,14 @@ async def _publish_new(batch: list, outcomes: list) -> None:
     for (draft, _), outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, tuple) and outcome[1]:
             by_room.setdefault(draft.room_pk, []).append(outcome[0])
-    for room_pk, datas in by_room.items():
-        await events.achat_messages(room_pk=room_pk, datas=datas)
+    # Rooms are independent: publish them side by side (one Redis round trip
+    # instead of one per room); each room's own chats stay in order.
+    await asyncio.gather(
+        *(
+            events.achat_messages(room_pk=room_pk, datas=datas)
+            for room_pk, datas in by_room.items()
+        )
+    )
 
 
 get_writer = per_event_loop(ChatWriter)
