@@ -9,7 +9,8 @@ order; an `OR` of the two would let the planner walk the whole table instead.
 import heapq
 from datetime import UTC, datetime
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet
 
 from chat.models import Room, RoomType
 from chat.protocol import iso
@@ -106,16 +107,33 @@ def notifications_after(*, user, after_id: int, limit: int) -> tuple[list[dict],
 
 
 def notification_summary(*, user) -> dict:
-    """Return {"unread", "latestId"} of `user`'s inbox; two queries."""
-    mine = _personal(user).aggregate(
-        unread=Count("id", filter=Q(read_at__isnull=True)), latest=Max("id")
+    """Return {"unread", "latestId"} of `user`'s inbox.
+
+    It runs on every connect. One statement: each stream's count and newest id
+    is a subquery over its own index. Hand-written, because compiling the ORM's
+    two aggregates cost more than running them (15 % of a join's CPU).
+    """
+    table, reads = Notification._meta.db_table, BroadcastRead._meta.db_table
+    joined = connection.ops.adapt_datetimefield_value(
+        getattr(user, "date_joined", None) or EPOCH
     )
-    everyone = _announcements_since_joined(user).aggregate(
-        unread=Count("id", filter=~_read_mark(user)), latest=Max("id")
-    )
-    latest = max((v for v in (mine["latest"], everyone["latest"]) if v), default=None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT
+            (SELECT COUNT(*) FROM {table} WHERE recipient_id = %s AND read_at IS NULL),
+            (SELECT MAX(id) FROM {table} WHERE recipient_id = %s),
+            (SELECT COUNT(*) FROM {table} x
+              WHERE x.recipient_id IS NULL AND x.created_at >= %s AND NOT EXISTS
+                (SELECT 1 FROM {reads} r
+                  WHERE r.notification_id = x.id AND r.user_id = %s)),
+            (SELECT MAX(id) FROM {table}
+              WHERE recipient_id IS NULL AND created_at >= %s)""",
+            [user.pk, user.pk, joined, user.pk, joined],
+        )
+        mine_unread, mine_latest, all_unread, all_latest = cursor.fetchone()
+    latest = max((v for v in (mine_latest, all_latest) if v), default=None)
     return {
-        "unread": mine["unread"] + everyone["unread"],
+        "unread": mine_unread + all_unread,
         "latestId": str(latest) if latest else None,
     }
 

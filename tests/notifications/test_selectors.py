@@ -2,7 +2,10 @@
 
 import pytest
 
+from django.utils import timezone
+
 from notifications import selectors, services
+from notifications.models import BroadcastRead, Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -20,10 +23,30 @@ def busy_inbox(alice, bob):
         services.announcement_create(title=f"a{i}", content="-")
 
 
-def test_summary_is_two_queries(alice, busy_inbox, django_assert_num_queries):
-    with django_assert_num_queries(2):
+def test_summary_is_one_query(alice, busy_inbox, django_assert_num_queries):
+    with django_assert_num_queries(1):
         summary = selectors.notification_summary(user=alice)
-    assert summary["unread"] == 45
+    assert summary == {
+        "unread": 45,
+        "latestId": str(Notification.objects.latest("pk").pk),
+    }
+
+
+def test_summary_counts_what_each_stream_left_unread(alice, bob, busy_inbox):
+    """Read marks of one user do not count for another; a personal row read is
+    not unread; announcements from before the user joined are not theirs."""
+    first_mine = Notification.objects.filter(recipient=alice).earliest("pk")
+    first_mine.read_at = timezone.now()
+    first_mine.save()
+    announcement = Notification.objects.filter(recipient=None).earliest("pk")
+    BroadcastRead.objects.create(user=bob, notification=announcement)
+    BroadcastRead.objects.create(user=alice, notification=announcement)
+    assert selectors.notification_summary(user=alice)["unread"] == 39 + 4
+    assert selectors.notification_summary(user=bob)["unread"] == 40 + 4
+    alice.date_joined = timezone.now() + timezone.timedelta(seconds=1)
+    summary = selectors.notification_summary(user=alice)
+    latest_mine = Notification.objects.filter(recipient=alice).latest("pk").pk
+    assert summary == {"unread": 39, "latestId": str(latest_mine)}
 
 
 def test_catch_up_is_two_queries(alice, busy_inbox, django_assert_num_queries):
