@@ -42,14 +42,27 @@ def room_get_for_user(*, room_id: str, user) -> Room:
     return room
 
 
+def room_get_for_join(*, room_id: str, user) -> tuple[Room, bool]:
+    """Return the room and whether `user` is banned from it, in one query (every
+    join runs it); RoomNotFound exactly as `room_get_for_user` raises it."""
+    rooms, members = Room._meta.db_table, RoomMember._meta.db_table
+    found = list(
+        Room.objects.raw(
+            f"SELECT r.*, EXISTS (SELECT 1 FROM {members} m WHERE m.room_id = r.id"
+            f" AND m.user_id = %s AND m.is_banned) AS banned"
+            f" FROM {rooms} r WHERE r.room_id = %s",
+            [user.pk, room_id],
+        )
+    )
+    if not found or not room_visible_to(room=found[0], user=user):
+        raise RoomNotFound()
+    return found[0], bool(found[0].banned)
+
+
 def room_visible_to(*, room: Room, user) -> bool:
     if room.room_type == RoomType.AI_ASSISTANT:
         return room.owner_id == user.pk
     return True
-
-
-def member_get(*, room: Room, user) -> RoomMember | None:
-    return RoomMember.objects.filter(room=room, user=user).first()
 
 
 def room_slow_mode(*, room_pk: int) -> int | None:

@@ -14,10 +14,7 @@ from chat.exceptions import (
     RoomTypeMismatch,
 )
 from chat.models import Drama, Room, RoomMember, RoomType
-from chat.selectors import (
-    member_get,
-    room_get_for_user,
-)
+from chat.selectors import room_get_for_join
 
 DRAMA_ROOM_RE = re.compile(r"^drama-([1-9][0-9]{0,17})$")
 # Prefix of the ids the server makes up for rooms created without one.
@@ -39,17 +36,17 @@ def room_open_for_join(
     crowd joining a live stream would otherwise queue on behind the chat writes.
     """
     try:
-        room = room_get_for_user(room_id=room_id, user=user)
+        room, banned = room_get_for_join(room_id=room_id, user=user)
     except RoomNotFound:
         room = _room_create_on_join(
             room_id=room_id, room_type=room_type, user=user, create=create
         )
+        banned = False  # a new room has no members yet
     if room_type and room.room_type != room_type:
         raise RoomTypeMismatch(f"room {room_id} is a {room.room_type} room")
     if room.is_closed:
         raise RoomClosed()
-    member = member_get(room=room, user=user)
-    if member is not None and member.is_banned:
+    if banned:
         raise Forbidden("you are banned from this room")
     return room
 
