@@ -263,5 +263,23 @@ def message_history(
     return [message_data(m, room.room_id) for m in page], len(found) > limit
 
 
+def message_recent(*, room_pk: int, room_id: str, room_type: str, limit: int) -> list:
+    """Return a room's latest `limit` messages, oldest first: `message_history`
+    with no anchor, as one hand-written query (room_state's `recent`, read on
+    every join; compiling the ORM query cost more than running it)."""
+    table = ChatMessage._meta.db_table
+    cutoff = history_cutoff(room_type)
+    since = " AND created_at >= %s" if cutoff is not None else ""
+    params = [room_pk, *([cutoff] if cutoff is not None else []), limit]
+    rows = list(
+        ChatMessage.objects.raw(
+            f"SELECT * FROM {table} WHERE room_id = %s AND NOT is_hidden{since}"
+            " ORDER BY seq DESC LIMIT %s",
+            params,
+        )
+    )
+    return [message_data(m, room_id) for m in reversed(rows)]
+
+
 def room_data(room: Room) -> dict:
     return {"roomId": room.room_id, "roomType": room.room_type, "title": room.title}

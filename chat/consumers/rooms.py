@@ -40,8 +40,12 @@ def _open_room(*, room_id: str, room_type: str | None, user) -> tuple[Room, Room
 def _recent(*, joined: JoinedRoom) -> list[dict]:
     if not settings.WS_ROOM_STATE_RECENT:
         return []
-    room = Room(pk=joined.pk, room_id=joined.room_id, room_type=joined.room_type)
-    return selectors.message_history(room=room, limit=settings.WS_ROOM_STATE_RECENT)[0]
+    return selectors.message_recent(
+        room_pk=joined.pk,
+        room_id=joined.room_id,
+        room_type=joined.room_type,
+        limit=settings.WS_ROOM_STATE_RECENT,
+    )
 
 
 def _history(*, user, room_id: str, data: dict) -> tuple[list[dict], bool]:
