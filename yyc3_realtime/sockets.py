@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from channels.consumer import AsyncConsumer
 
+from django.conf import settings
+
 from yyc3_realtime.auth import authenticate_scope, socket_origin_validator
 
 # What a consumer may read from its scope. The rest of the server's scope is not
@@ -35,7 +37,14 @@ class SocketEntry:
         self.routes = [
             (route.pattern, route.callback.consumer_class) for route in routes
         ]
-        self.origins = None
+        self._origins: tuple[tuple, object] | None = None
+
+    def origin_check(self):
+        """Return the Origin validator of the current settings."""
+        allowed = tuple(settings.WS_ALLOWED_ORIGINS or settings.ALLOWED_HOSTS)
+        if self._origins is None or self._origins[0] != allowed:
+            self._origins = (allowed, socket_origin_validator())
+        return self._origins[1]
 
     def resolve(self, path: str) -> tuple[type[AsyncConsumer], dict] | None:
         """Return the consumer class and URL kwargs of a path, or None."""
@@ -48,10 +57,8 @@ class SocketEntry:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "websocket":
             raise ValueError("SocketEntry serves WebSocket connections only")
-        if self.origins is None:  # settings are read on first use, not at import
-            self.origins = socket_origin_validator()
         path = scope["path"][len(scope.get("root_path", "")) :].lstrip("/")
-        found = self.resolve(path) if self.origins.allows(scope) else None
+        found = self.resolve(path) if self.origin_check().allows(scope) else None
         if found is None:
             await deny(receive, send)
             return

@@ -74,3 +74,18 @@ async def test_an_unknown_path_or_a_foreign_origin_is_refused(path, headers):
     connected, _ = await open_probe(path, headers)
     assert not connected
     assert not SEEN
+
+
+async def test_the_allowed_origins_follow_the_settings(settings):
+    app = entry()
+    settings.WS_ALLOWED_ORIGINS = ["https://app.yyc3.com"]
+    comm = WebsocketCommunicator(
+        app, "/ws", headers=[(b"origin", b"https://app.yyc3.com")]
+    )
+    assert (await comm.connect(timeout=5))[0]
+    await comm.disconnect()
+    settings.WS_ALLOWED_ORIGINS = ["https://other.example"]
+    comm = WebsocketCommunicator(
+        app, "/ws", headers=[(b"origin", b"https://app.yyc3.com")]
+    )
+    assert not (await comm.connect(timeout=5))[0]
