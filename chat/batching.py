@@ -69,14 +69,8 @@ async def _publish_new(batch: list, outcomes: list) -> None:
     for (draft, _), outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, tuple) and outcome[1]:
             by_room.setdefault(draft.room_pk, []).append(outcome[0])
-    # Rooms are independent: publish them side by side (one Redis round trip
-    # instead of one per room); each room's own chats stay in order.
-    await asyncio.gather(
-        *(
-            events.achat_messages(room_pk=room_pk, datas=datas)
-            for room_pk, datas in by_room.items()
-        )
-    )
+    if by_room:
+        await events.achat_messages(by_room)
 
 
 get_writer = per_event_loop(ChatWriter)

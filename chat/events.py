@@ -67,24 +67,27 @@ def control_on_commit(topic: str, action: dict) -> None:
 
 async def achat_message(*, room_pk: int, data: dict) -> None:
     """Publish one stored chat (in room order; see `chat.hub`)."""
-    await achat_messages(room_pk=room_pk, datas=[data])
+    await achat_messages({room_pk: [data]})
 
 
-async def achat_messages(*, room_pk: int, datas: list[dict]) -> None:
-    """Publish a room's stored chats, oldest first; consecutive ones in one message."""
-    runs: list[tuple[int, list[str]]] = []
-    for data in datas:
-        seq = parse_message_id(data["id"])
-        text = protocol.encode(protocol.chat(data))
-        if runs and runs[-1][0] + len(runs[-1][1]) == seq:
-            runs[-1][1].append(text)
-        else:
-            runs.append((seq, [text]))
+async def achat_messages(by_room: dict[int, list[dict]]) -> None:
+    """Publish rooms' stored chats, each room's oldest first; a room's consecutive
+    chats go in one layer message, and all rooms' messages in one trip."""
+    runs: list[tuple[str, int, list[str]]] = []
+    for room_pk, datas in by_room.items():
+        topic, last = hub.room_topic(room_pk), None
+        for data in datas:
+            seq = parse_message_id(data["id"])
+            text = protocol.encode(protocol.chat(data))
+            if last is not None and last[0] == topic and last[1] + len(last[2]) == seq:
+                last[2].append(text)
+            else:
+                last = (topic, seq, [text])
+                runs.append(last)
     try:
-        for seq, texts in runs:
-            await hub.publish_in_order(hub.room_topic(room_pk), seq, texts)
+        await hub.publish_in_order(runs)
     except Exception:
-        _log_layer_failure(f"room {room_pk}")
+        _log_layer_failure(f"{len(by_room)} room(s)")
 
 
 async def apresence(

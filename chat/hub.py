@@ -220,13 +220,22 @@ async def publish(topic: str, text: str, unless: list[str] | None = None) -> Non
     await get_channel_layer().group_send(group_name(topic), message)
 
 
-async def publish_in_order(topic: str, seq: int, texts: list[str]) -> None:
-    """Send a room's chats with sequences `seq, seq+1, ...` in one layer message."""
+async def publish_in_order(runs: list[tuple[str, int, list[str]]]) -> None:
+    """Send rooms' chats: each (topic, seq, texts) is one layer message with the
+    room's chats `seq, seq+1, ...`; all of them in one trip where the layer can."""
     layer = get_channel_layer()
-    await layer.group_send(
-        group_name(topic),
-        {"type": FANOUT, "topic": topic, "seq": seq, "texts": texts},
-    )
+    items = [
+        (
+            group_name(topic),
+            {"type": FANOUT, "topic": topic, "seq": seq, "texts": texts},
+        )
+        for topic, seq, texts in runs
+    ]
+    if len(items) > 1 and hasattr(layer, "group_send_many"):
+        await layer.group_send_many(items)
+    else:
+        for group, message in items:
+            await layer.group_send(group, message)
 
 
 async def control(topic: str, action: dict) -> None:

@@ -177,7 +177,8 @@ _REDIS_HOST = {
 if REDIS_URL and CHANNEL_LAYER_BACKEND == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels-redis's pub/sub layer plus group_send_many (layers.py)
+            "BACKEND": "yyc3_realtime.layers.PubSubChannelLayer",
             "CONFIG": {"hosts": [_REDIS_HOST], "prefix": CHANNEL_LAYER_PREFIX},
         }
     }

@@ -30,11 +30,11 @@ async def test_a_late_earlier_chat_is_delivered_first(room_socket, settings):
     settings.WS_ORDER_HOLD_SECONDS = 5
     room, sock = room_socket
     topic = hub.room_topic(room.pk)
-    await hub.publish_in_order(topic, 1, [chat_text(1)])
+    await hub.publish_in_order([(topic, 1, [chat_text(1)])])
     assert (await ws.recv(sock))["data"]["message"] == "m1"
-    await hub.publish_in_order(topic, 3, [chat_text(3), chat_text(4)])
+    await hub.publish_in_order([(topic, 3, [chat_text(3), chat_text(4)])])
     assert await ws.nothing_more(sock, 0.2)  # 3 waits for 2
-    await hub.publish_in_order(topic, 2, [chat_text(2)])
+    await hub.publish_in_order([(topic, 2, [chat_text(2)])])
     got = [(await ws.recv(sock))["data"]["message"] for _ in range(3)]
     assert got == ["m2", "m3", "m4"]
 
@@ -43,9 +43,9 @@ async def test_a_lost_chat_holds_the_next_only_for_the_hold_time(room_socket, se
     settings.WS_ORDER_HOLD_SECONDS = 0.1
     room, sock = room_socket
     topic = hub.room_topic(room.pk)
-    await hub.publish_in_order(topic, 1, [chat_text(1)])
+    await hub.publish_in_order([(topic, 1, [chat_text(1)])])
     await ws.recv(sock)
-    await hub.publish_in_order(topic, 3, [chat_text(3)])  # 2 never comes
+    await hub.publish_in_order([(topic, 3, [chat_text(3)])])  # 2 never comes
     assert (await ws.recv(sock, timeout=2))["data"]["message"] == "m3"
 
 
@@ -77,3 +77,34 @@ async def test_presence_comes_back_after_redis_loses_it(room_socket):
     assert await presence.count(key) == 0
     await presence.refresh()
     assert await presence.count(key) == 1
+
+
+async def test_one_publish_carries_several_rooms_each_in_order(
+    connect_ready, alice, token_for
+):
+    """A chat batch spanning rooms is one `publish_in_order` call (on Redis, one
+    pipelined round trip: layers.PubSubChannelLayer.group_send_many); every room's
+    sockets get their own room's chats, in order, and nothing of the others'."""
+    socks = {}
+    for room_id in ("many-1", "many-2", "many-3"):
+        room = await Room.objects.acreate(
+            room_id=room_id, room_type=RoomType.CULTURAL_CIRCLE
+        )
+        sock = await connect_ready(token=token_for(alice))
+        await ws.join(sock, room_id, "cultural_circle")
+        await ws.recv_type(sock, "user_joined")
+        socks[room.pk] = sock
+    (a, sa), (b, sb), (c, sc) = socks.items()
+    topic = hub.room_topic
+    await hub.publish_in_order(
+        [
+            (topic(a), 1, [chat_text(1), chat_text(2)]),
+            (topic(b), 1, [chat_text(1)]),
+            (topic(c), 1, [chat_text(1)]),
+            (topic(b), 2, [chat_text(2)]),
+        ]
+    )
+    for sock, count in ((sa, 2), (sb, 2), (sc, 1)):
+        got = [(await ws.recv(sock))["data"]["message"] for _ in range(count)]
+        assert got == [f"m{i}" for i in range(1, count + 1)]
+        assert await ws.nothing_more(sock)
