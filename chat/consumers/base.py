@@ -306,8 +306,8 @@ class BaseConsumer(RoomsMixin, AsyncWebsocketConsumer):
     async def pipeline_settled(self) -> None:
         """Wait until every pipelined message has been handled."""
         if self._pipelined:
+            # Their callbacks were added first, so they have run when this returns.
             await asyncio.wait(tuple(self._pipelined))
-            await asyncio.sleep(0)  # their callbacks run
 
     def _take_token(self) -> None:
         now = time.monotonic()
