@@ -37,10 +37,6 @@ class ChatWriter:
             self.writer = asyncio.create_task(self._write())
         return future
 
-    async def store(self, draft: ChatDraft) -> tuple[dict, bool]:
-        """Store a chat; return (wire data, whether new) or raise its ClientError."""
-        return await self.submit(draft)
-
     async def _write(self) -> None:
         try:
             while self.queue:

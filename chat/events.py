@@ -79,7 +79,7 @@ async def achat_messages(by_room: dict[int, list[dict]]) -> None:
         for data in datas:
             seq = parse_message_id(data["id"])
             text = protocol.encode(protocol.chat(data))
-            if last is not None and last[0] == topic and last[1] + len(last[2]) == seq:
+            if last is not None and last[1] + len(last[2]) == seq:
                 last[2].append(text)
             else:
                 last = (topic, seq, [text])

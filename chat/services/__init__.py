@@ -1,7 +1,7 @@
 """Writes, each one transaction; pushes go through `chat.events` after commit."""
 
+from chat.services.chat_store import ChatDraft
 from chat.services.messages import (
-    ChatDraft,
     assistant_message_create,
     message_create,
     messages_create,

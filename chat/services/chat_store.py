@@ -154,21 +154,17 @@ def _store_in_transaction(cands, now) -> dict[int, Outcome]:
     drafts = [d for _, d in cands]
     stored = _stored_duplicates(drafts)
     refused = _member_refusals(drafts, now)
-    counts: dict[int, int] = {}
-    for d in drafts:
-        key = (d.room_pk, d.user.pk, d.client_msg_id)
-        if not (d.client_msg_id and key in stored) and (
-            (d.room_pk, d.user.pk) not in refused
-        ):
-            counts[d.room_pk] = counts.get(d.room_pk, 0) + 1
-    taken = take_seqs(counts) if counts else {}
-    accepted = [
+    fresh = [
         d
         for d in drafts
-        if d.room_pk in taken
-        and not (d.client_msg_id and (d.room_pk, d.user.pk, d.client_msg_id) in stored)
+        if not (d.client_msg_id and (d.room_pk, d.user.pk, d.client_msg_id) in stored)
         and (d.room_pk, d.user.pk) not in refused
     ]
+    counts: dict[int, int] = {}
+    for d in fresh:
+        counts[d.room_pk] = counts.get(d.room_pk, 0) + 1
+    taken = take_seqs(counts) if counts else {}
+    accepted = [d for d in fresh if d.room_pk in taken]  # others: room closed
     handed = {pk: iter(numbers) for pk, numbers in taken.items()}
     created = connection.ops.adapt_datetimefield_value(now)
     rows = [_row(d, next(handed[d.room_pk]), created) for d in accepted]

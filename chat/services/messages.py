@@ -13,8 +13,6 @@ from chat.models import ChatMessage, Room
 from chat.selectors import message_data
 from chat.services.chat_store import ChatDraft, Outcome, chats_store, take_seqs
 
-__all__ = ["ChatDraft", "Outcome"]
-
 
 def _blocked(text: str) -> bool:
     lowered = text.lower()
