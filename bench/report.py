@@ -36,13 +36,22 @@ ROWS = [
     ("persist", "p50_ms", "ack latency p50 ms", True),
     ("persist", "p99_ms", "ack latency p99 ms", True),
     ("persist", "server_us_per_msg", "server CPU µs / chat", True),
+    ("persist", "server_cpu_pct", "server CPU % of its core", False),
+    ("persist-load", "messages_per_s", "acked chats/s", True),
+    ("persist-load", "p50_ms", "ack latency p50 ms", True),
+    ("persist-load", "p99_ms", "ack latency p99 ms", True),
+    ("persist-load", "server_us_per_msg", "server CPU µs / chat", True),
+    ("persist-load", "server_cpu_pct", "server CPU % of its core", False),
 ]
 TITLES = {
     "saturate": "fan-out, 200 subscribers, closed loop (saturating)",
     "fanout": "fan-out, 200 subscribers × 100 msg/s (20k deliveries/s offered)",
     "rooms": "100 rooms × 5 members × 1 msg/s",
     "idle": "2,000 idle joined connections",
-    "persist": "persist: 20 senders in 10 rooms, next chat on own echo",
+    "persist": "persist: 20 senders in 10 rooms, next chat on own echo "
+    "(bound by commit latency)",
+    "persist-load": "persist under load: 60 senders in 30 rooms, next chat on own "
+    "echo (per-process capacity)",
 }
 PACKAGES = [
     "Django",
