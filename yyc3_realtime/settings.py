@@ -250,6 +250,9 @@ WS_MESSAGES_PER_SECOND = env_float("WS_MESSAGES_PER_SECOND", 10.0)
 WS_MESSAGES_BURST = env_int("WS_MESSAGES_BURST", 20, 1)
 # Frames queued for a client that stopped reading before it is closed (1013).
 WS_OUTBOX_LIMIT = env_int("WS_OUTBOX_LIMIT", 1000, 1)
+# Received messages (bytes) a socket buffers for the application before uvicorn
+# stops reading it (with yyc3_realtime.wsprotocol; stock uvicorn: one message).
+WS_RECEIVE_AHEAD_BYTES = env_int("WS_RECEIVE_AHEAD_BYTES", 65536, 1)
 # Messages of one connection being finished (chats being stored) while the next
 # is read; past this the connection waits for its oldest.
 WS_MAX_PIPELINED_MESSAGES = env_int("WS_MAX_PIPELINED_MESSAGES", 32, 1)

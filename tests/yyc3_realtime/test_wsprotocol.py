@@ -8,12 +8,14 @@ backpressure: a client that stops reading is closed with 1013.
 
 import asyncio
 import socket
+from contextlib import asynccontextmanager
 
 import pytest
 import pytest_asyncio
 import uvicorn
 from websockets.asyncio.client import connect
 
+from yyc3_realtime import wsprotocol
 from yyc3_realtime.wsprotocol import Flag, ReceiveQueue, WebSocketProtocol
 
 pytestmark = pytest.mark.asyncio
@@ -46,18 +48,22 @@ async def test_a_cancelled_flag_waiter_is_forgotten():
     flag.set()  # nothing left to wake, nothing raises
 
 
+def event(text: str) -> dict:
+    return {"type": "websocket.receive", "text": text}
+
+
 async def test_queue_hands_items_out_in_order_and_get_waits_for_a_put():
     queue = ReceiveQueue()
     assert queue.empty() and queue.qsize() == 0
-    queue.put_nowait(1)
-    queue.put_nowait(2)
+    queue.put_nowait(event("1"))
+    queue.put_nowait(event("2"))
     assert queue.qsize() == 2
-    assert [await queue.get(), await queue.get()] == [1, 2]
+    assert [await queue.get(), await queue.get()] == [event("1"), event("2")]
     getter = asyncio.ensure_future(queue.get())
     await asyncio.sleep(0.01)
     assert not getter.done()
-    queue.put_nowait(3)
-    assert await asyncio.wait_for(getter, 1) == 3
+    queue.put_nowait(event("3"))
+    assert await asyncio.wait_for(getter, 1) == event("3")
     assert queue.empty()
 
 
@@ -68,8 +74,21 @@ async def test_a_cancelled_get_loses_no_item():
     getter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await getter
-    queue.put_nowait("kept")
-    assert await queue.get() == "kept"
+    queue.put_nowait(event("kept"))
+    assert await queue.get() == event("kept")
+
+
+async def test_queue_counts_the_bytes_of_the_messages_in_it():
+    queue = ReceiveQueue()
+    queue.put_nowait({"type": "websocket.connect"})
+    queue.put_nowait({"type": "websocket.receive", "text": "abc"})
+    queue.put_nowait({"type": "websocket.receive", "bytes": b"12345"})
+    assert queue.nbytes == 8
+    await queue.get()
+    await queue.get()
+    assert queue.nbytes == 5
+    await queue.get()
+    assert queue.nbytes == 0
 
 
 # --- in a real uvicorn ------------------------------------------------------------
@@ -80,28 +99,32 @@ async def echo_app(scope, receive, send):
         return
     await receive()  # websocket.connect
     await send({"type": "websocket.accept"})
-    while True:
-        event = await receive()
-        if event["type"] == "websocket.disconnect":
-            return
-        await send({"type": "websocket.send", "text": event["text"].upper()})
+    await echo_app_loop(receive, send)
 
 
-@pytest_asyncio.fixture
-async def server():
+@asynccontextmanager
+async def serving(app):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     config = uvicorn.Config(
-        echo_app, port=port, ws=WebSocketProtocol, log_level="warning", lifespan="off"
+        app, port=port, ws=WebSocketProtocol, log_level="warning", lifespan="off"
     )
     running = uvicorn.Server(config)
     task = asyncio.ensure_future(running.serve())
     while not running.started:
         await asyncio.sleep(0.01)
-    yield running, f"ws://127.0.0.1:{port}/"
-    running.should_exit = True
-    await asyncio.wait_for(task, 10)
+    try:
+        yield running, f"ws://127.0.0.1:{port}/"
+    finally:
+        running.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+@pytest_asyncio.fixture
+async def server():
+    async with serving(echo_app) as running_and_url:
+        yield running_and_url
 
 
 async def test_messages_flow_both_ways(server):
@@ -124,3 +147,75 @@ async def test_the_handshake_state_is_released_once_the_socket_is_open(server):
         assert protocol.scope == {}
         assert type(protocol.queue) is ReceiveQueue
         assert type(protocol.writable) is Flag
+
+
+# --- read-ahead: no pause/resume per message, and still a bounded buffer ----------
+
+
+def gated_echo_app(gate: asyncio.Event):
+    """Echo, but read nothing after the handshake until `gate` is set."""
+
+    async def app(scope, receive, send):
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        await gate.wait()
+        await echo_app_loop(receive, send)
+
+    return app
+
+
+async def echo_app_loop(receive, send):
+    while True:
+        event = await receive()
+        if event["type"] == "websocket.disconnect":
+            return
+        await send({"type": "websocket.send", "text": event["text"].upper()})
+
+
+async def wait_for(condition, timeout=5.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_the_socket_is_read_ahead_while_the_app_is_busy():
+    gate = asyncio.Event()
+    async with (
+        serving(gated_echo_app(gate)) as (running, url),
+        connect(url) as client,
+    ):
+        for n in range(50):
+            await client.send(f"m{n}")
+        (protocol,) = running.server_state.connections
+        await wait_for(lambda: protocol.queue.qsize() == 50)
+        # uvicorn's own protocol stops reading after the first message.
+        assert protocol.transport.is_reading() and not protocol.read_paused
+        gate.set()
+        assert [await client.recv() for _ in range(50)] == [f"M{n}" for n in range(50)]
+
+
+async def test_reading_stops_at_the_read_ahead_limit_and_resumes_once_taken(
+    monkeypatch,
+):
+    monkeypatch.setattr(wsprotocol, "read_ahead_bytes", lambda: 1000)
+    gate = asyncio.Event()
+    async with (
+        serving(gated_echo_app(gate)) as (running, url),
+        connect(url) as client,
+    ):
+        (protocol,) = running.server_state.connections
+        for n in range(20):  # 100 bytes each, one TCP segment each
+            await client.send(f"{n:02d}" + "x" * 98)
+            await asyncio.sleep(0.01)
+        await wait_for(lambda: protocol.read_paused)
+        await asyncio.sleep(0.1)  # the rest waits in the kernel, not here
+        assert protocol.queue.qsize() == 10 and protocol.queue.nbytes == 1000
+        assert not protocol.transport.is_reading()
+        gate.set()
+        got = [await client.recv() for _ in range(20)]
+        assert [g[:2] for g in got] == [f"{n:02d}" for n in range(20)]
+        assert protocol.transport.is_reading() and protocol.queue.nbytes == 0
