@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 FANOUT = "hub.fanout"
 CONTROL = "hub.control"
+BATCH = "hub.batch"  # a chat batch's FANOUT messages, each process takes its own
 
 
 class Subscriber(Protocol):
@@ -175,19 +176,23 @@ class Hub:
                 logger.exception("hub: channel layer receive failed; retrying")
                 await asyncio.sleep(1)
                 continue
-            kind = message.get("type")
-            if kind == FANOUT:
-                if "seq" in message:
-                    self.deliver_in_order(
-                        message["topic"], message["seq"], message["texts"]
-                    )
-                else:
-                    self.deliver(
-                        message["topic"], message["text"], message.get("unless")
-                    )
-            elif kind == CONTROL:
-                for subscriber in tuple(self.topics.get(message["topic"], ())):
-                    subscriber.control(message["topic"], message["action"])
+            self._handle(message)
+
+    def _handle(self, message: dict) -> None:
+        kind = message.get("type")
+        if kind == FANOUT:
+            if "seq" in message:
+                self.deliver_in_order(
+                    message["topic"], message["seq"], message["texts"]
+                )
+            else:
+                self.deliver(message["topic"], message["text"], message.get("unless"))
+        elif kind == BATCH:
+            for each in message["messages"]:
+                self._handle(each)
+        elif kind == CONTROL:
+            for subscriber in tuple(self.topics.get(message["topic"], ())):
+                subscriber.control(message["topic"], message["action"])
 
     async def _refresh(self) -> None:
         from chat.presence import get_presence
@@ -221,8 +226,10 @@ async def publish(topic: str, text: str, unless: list[str] | None = None) -> Non
 
 
 async def publish_in_order(runs: list[tuple[str, int, list[str]]]) -> None:
-    """Send rooms' chats: each (topic, seq, texts) is one layer message with the
-    room's chats `seq, seq+1, ...`; all of them in one trip where the layer can."""
+    """Send rooms' chats: each (topic, seq, texts) carries the room's chats `seq,
+    seq+1, ...`. On Redis every process in one of the rooms gets the whole batch as
+    one layer message (`layers.PubSubChannelLayer.group_send_batch`); deliver_in_order
+    skips the rooms it has no socket in."""
     layer = get_channel_layer()
     items = [
         (
@@ -231,8 +238,8 @@ async def publish_in_order(runs: list[tuple[str, int, list[str]]]) -> None:
         )
         for topic, seq, texts in runs
     ]
-    if len(items) > 1 and hasattr(layer, "group_send_many"):
-        await layer.group_send_many(items)
+    if len({group for group, _ in items}) > 1 and hasattr(layer, "group_send_batch"):
+        await layer.group_send_batch(items, BATCH)
     else:
         for group, message in items:
             await layer.group_send(group, message)

@@ -83,8 +83,8 @@ async def test_one_publish_carries_several_rooms_each_in_order(
     connect_ready, alice, token_for
 ):
     """A chat batch spanning rooms is one `publish_in_order` call (on Redis, one
-    pipelined round trip: layers.PubSubChannelLayer.group_send_many); every room's
-    sockets get their own room's chats, in order, and nothing of the others'."""
+    layer message per process: layers.PubSubChannelLayer.group_send_batch); every
+    room's sockets get their own room's chats, in order, and nothing of the others'."""
     socks = {}
     for room_id in ("many-1", "many-2", "many-3"):
         room = await Room.objects.acreate(

@@ -2,6 +2,8 @@
 refresh brings both back, for either channel-layer backend. Uses a private
 redis-server it can stop; never the shared one."""
 
+import contextlib
+import json
 import shutil
 import socket
 import subprocess
@@ -11,6 +13,7 @@ import pytest
 import pytest_asyncio
 import redis
 
+from chat import hub
 from chat.models import Room, RoomType
 from chat.presence import get_presence
 from tests import ws
@@ -24,7 +27,7 @@ pytestmark = [
 
 BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
-    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "pubsub": "yyc3_realtime.layers.PubSubChannelLayer",
 }
 
 
@@ -102,6 +105,9 @@ async def test_chat_and_presence_survive_a_redis_restart(
     a = await connect_ready(token=token_for(alice))
     b = await connect_ready(token=token_for(bob))
     await ws.join(a, "restart", "cultural_circle")
+    # Alice's own announcement first: sent later, it could reach Bob's socket
+    # (same process, same room) ahead of his room_state.
+    await ws.recv_type(a, "user_joined")
     await ws.join(b, "restart", "cultural_circle")
     key = f"room.{room.pk}"
     assert await get_presence().count(key) == 2
@@ -124,3 +130,47 @@ async def test_chat_and_presence_survive_a_redis_restart(
             frame = await ws.recv(a)
             arrived = arrived or frame["type"] == "chat"
     assert await get_presence().count(key) == 2
+
+
+async def test_a_chat_batch_over_several_rooms_flows_again_after_a_restart(
+    layer_on_private_redis, connect_ready, alice, token_for
+):
+    """On the pub/sub layer a batch spanning rooms goes to the processes recorded
+    as members (layers.PubSubChannelLayer.group_send_merged); a restart empties
+    that record too, and the hub's refresh must bring it back."""
+    redis_server = layer_on_private_redis
+    rooms = [
+        await Room.objects.acreate(
+            room_id=f"batch-{n}", room_type=RoomType.CULTURAL_CIRCLE
+        )
+        for n in (1, 2)
+    ]
+    a = await connect_ready(token=token_for(alice))
+    for room in rooms:
+        await ws.join(a, room.room_id, "cultural_circle")
+        await ws.recv_type(a, "user_joined")
+    redis_server.stop()
+    redis_server.start()
+
+    deadline = time.monotonic() + 15
+    seq, seen = 0, set()
+    while seen != {"batch-1", "batch-2"}:
+        assert time.monotonic() < deadline, f"only {seen} flowed again after restart"
+        seq += 1
+        with contextlib.suppress(redis.RedisError, OSError):  # still coming back
+            await hub.publish_in_order(
+                [
+                    (hub.room_topic(room.pk), seq, [chat_text(room.room_id, seq)])
+                    for room in rooms
+                ]
+            )
+        while not await a.receive_nothing(0.5):
+            frame = await ws.recv(a)
+            if frame["type"] == "chat":
+                seen.add(frame["data"]["roomId"])
+
+
+def chat_text(room_id: str, seq: int) -> str:
+    return json.dumps(
+        {"type": "chat", "data": {"id": f"{seq:012d}-{seq}", "roomId": room_id}}
+    )
