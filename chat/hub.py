@@ -78,6 +78,7 @@ class Hub:
         self.channel_name: str | None = None
         self.topics: dict[str, set[Subscriber]] = {}
         self.groups: dict[str, int] = {}
+        self._adding: dict[str, asyncio.Future] = {}  # group_add in flight
         self.order: dict[str, RoomOrder] = {}
         self._started: asyncio.Future | None = None
         self._tasks: list[asyncio.Task] = []
@@ -102,7 +103,18 @@ class Hub:
         group = group_name(topic)
         self.groups[group] = self.groups.get(group, 0) + 1
         if self.groups[group] == 1:
-            await self.layer.group_add(group, self.channel_name)
+            adding = self._adding[group] = asyncio.ensure_future(
+                self.layer.group_add(group, self.channel_name)
+            )
+            try:
+                await adding
+            finally:
+                if self._adding.get(group) is adding:
+                    del self._adding[group]
+        elif group in self._adding:
+            # Another socket's subscription to this group is on its way: return
+            # only once it is in place (the caller reads history next).
+            await asyncio.shield(self._adding[group])
 
     async def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
         members = self.topics.get(topic)

@@ -1,5 +1,7 @@
 """The process hub: room chats reach sockets in id order; memberships heal."""
 
+import asyncio
+
 import pytest
 import pytest_asyncio
 
@@ -108,3 +110,36 @@ async def test_one_publish_carries_several_rooms_each_in_order(
         got = [(await ws.recv(sock))["data"]["message"] for _ in range(count)]
         assert got == [f"m{i}" for i in range(1, count + 1)]
         assert await ws.nothing_more(sock)
+
+
+class SlowGroupAddLayer:
+    """A layer whose group_add takes a while, like a Redis round trip."""
+
+    def __init__(self) -> None:
+        self.added: list[str] = []
+        self.release = asyncio.Event()
+
+    async def group_add(self, group: str, channel: str) -> None:
+        await self.release.wait()
+        self.added.append(group)
+
+
+async def test_a_second_subscriber_waits_for_the_groups_subscription_in_flight():
+    """The caller reads room history right after subscribing; if the second
+    socket of a room returned while the first one's group_add was still on its
+    way, a chat published in between would reach neither its history nor it."""
+    the_hub = hub.Hub()
+    the_hub.layer = SlowGroupAddLayer()
+    the_hub._started = asyncio.get_running_loop().create_future()
+    the_hub._started.set_result(None)
+    the_hub.channel_name = "hub.test"
+    first = asyncio.ensure_future(the_hub.subscribe("room.1", object()))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(the_hub.subscribe("room.1", object()))
+    await asyncio.sleep(0.05)
+    assert not first.done() and not second.done()
+    the_hub.layer.release.set()
+    await asyncio.wait_for(asyncio.gather(first, second), 1)
+    assert the_hub.layer.added == ["hub.room.1"]  # one group_add for both
+    third = asyncio.ensure_future(the_hub.subscribe("room.1", object()))
+    await asyncio.wait_for(third, 1)  # nothing in flight: at once
