@@ -6,7 +6,8 @@ subprocess on a temporary SQLite file made with `migrate` + `seed_demo`, with
 `REDIS_URL` passed through when set. A real `websockets` client checks the Origin
 refusal, `auth_error` then close 4001, ping, a chat between two clients, that no
 token ever reaches the server's output, and that a client that stops reading is
-closed with 1013.
+closed with 1013. With Redis, two uvicorn processes of one deployment pass chats
+over several rooms between them.
 """
 
 import json
@@ -89,15 +90,26 @@ class Server:
     """One server process; its stdout and stderr go to files."""
 
     def __init__(
-        self, kind: str, workdir: Path, template: "Template", **env: str
+        self,
+        kind: str,
+        workdir: Path,
+        template: "Template",
+        share_with: "Server | None" = None,
+        **env: str,
     ) -> None:
+        """`share_with`: another process of the same deployment (its database
+        and channel-layer prefix)."""
         self.kind = kind
         self.tokens = template.tokens
         self.port = free_port()
-        self.prefix = f"srv{uuid.uuid4().hex[:12]}"
         workdir.mkdir(parents=True, exist_ok=True)
-        db_path = workdir / "db.sqlite3"
-        shutil.copy(template.db_path, db_path)
+        if share_with is None:
+            self.prefix = f"srv{uuid.uuid4().hex[:12]}"
+            self.db_path = workdir / "db.sqlite3"
+            shutil.copy(template.db_path, self.db_path)
+        else:
+            self.prefix, self.db_path = share_with.prefix, share_with.db_path
+        db_path = self.db_path
         self.out_path, self.err_path = workdir / "stdout.log", workdir / "stderr.log"
         command = [part.format(port=self.port) for part in COMMANDS[kind]] + [APP]
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
@@ -324,6 +336,50 @@ def test_chat_round_trip_between_two_clients(server):
             timeout=TIMEOUT,
         )
         assert got.json()["messages"][-1] == to_alice["data"]
+
+
+@pytest.mark.redis
+def test_chats_over_several_rooms_reach_another_process_in_order(template, tmp_path):
+    """Two processes of one deployment. Chats sent back to back into three rooms
+    are stored in shared batches, which reach the other process as one Redis
+    message (yyc3_realtime/layers.py); there every room's chats arrive, in order."""
+    env = {"LIVE_STREAM_SLOW_MODE_SECONDS": "0"}
+    first = Server("uvicorn", tmp_path / "a", template, **env)
+    second = None
+    try:
+        second = Server("uvicorn", tmp_path / "b", template, share_with=first, **env)
+        rooms = ["xp-1", "xp-2", "xp-3"]
+        with (
+            open_socket(first, f"?token={first.token('alice')}") as sender,
+            open_socket(second, f"?token={second.token('bob')}") as receiver,
+        ):
+            for client in (receiver, sender):
+                assert recv(client)["type"] == "auth_success"
+                for room in rooms:
+                    join = {"roomId": room, "roomType": "live_stream"}
+                    send(client, {"type": "join_room", "data": join})
+                    while recv(client)["type"] != "room_state":
+                        pass
+            sent = [(room, f"{room}/{n}") for n in range(5) for room in rooms]
+            for room, text in sent:
+                send(
+                    sender, {"type": "chat", "data": {"roomId": room, "message": text}}
+                )
+            for client in (sender, receiver):
+                got: dict[str, list[dict]] = {room: [] for room in rooms}
+                while sum(map(len, got.values())) < len(sent):
+                    frame = recv(client)
+                    if frame["type"] == "chat":
+                        got[frame["data"]["roomId"]].append(frame["data"])
+                for room in rooms:
+                    texts = [chat["message"] for chat in got[room]]
+                    assert texts == [text for r, text in sent if r == room]
+                    ids = [chat["id"] for chat in got[room]]
+                    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    finally:
+        for running in (second, first):
+            if running is not None:
+                running.stop()
 
 
 # --- logs -------------------------------------------------------------------------
