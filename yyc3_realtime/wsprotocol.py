@@ -23,9 +23,10 @@ for a moment (measured with tracemalloc, bytes per socket):
 It also reads ahead. uvicorn stops reading a socket after each message it receives
 and starts again once the application took it: two `epoll_ctl` calls and selector
 bookkeeping per message, 5 % of the server's CPU on the persist benchmark. This
-class stops reading only once `WS_RECEIVE_AHEAD_BYTES` of received messages wait
-for the application, so a client that sends faster than the server handles its
-messages still meets backpressure, with a bounded buffer.
+class stops reading only once `WS_RECEIVE_AHEAD_BYTES` of received messages
+(each counted with MESSAGE_OVERHEAD bytes more than its payload) wait for the
+application, so a client that sends faster than the server handles its messages
+still meets backpressure, with a bounded buffer.
 
 Behaviour is uvicorn's own: the replacements offer exactly the methods it calls, and
 `tests/yyc3_realtime/test_wsprotocol.py` runs the protocol in a real uvicorn process
@@ -78,8 +79,14 @@ class Flag:
         return True
 
 
+# What a queued message costs besides its payload (the event dict, the str or
+# bytes object), so that empty or tiny messages count too.
+MESSAGE_OVERHEAD = 256
+
+
 def _size(event: dict) -> int:
-    return len(event.get("text") or event.get("bytes") or "")
+    """About the memory a queued event holds (a str's length, not its UTF-8)."""
+    return len(event.get("text") or event.get("bytes") or "") + MESSAGE_OVERHEAD
 
 
 class ReceiveQueue:
@@ -150,7 +157,9 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         paused, self.read_paused = self.read_paused, True
         super().send_receive_event_to_app()
         self.read_paused = paused
-        if not paused and self.queue.nbytes >= self.read_ahead:
+        # Once the close is sent, uvicorn drops messages and must keep reading to
+        # see the client's close reply: never pause then.
+        if not paused and not self.close_sent and self.queue.nbytes >= self.read_ahead:
             self.read_paused = True
             self.transport.pause_reading()
 

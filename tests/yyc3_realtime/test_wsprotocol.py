@@ -78,15 +78,18 @@ async def test_a_cancelled_get_loses_no_item():
     assert await queue.get() == event("kept")
 
 
-async def test_queue_counts_the_bytes_of_the_messages_in_it():
+async def test_queue_counts_the_size_of_the_messages_in_it():
     queue = ReceiveQueue()
+    overhead = wsprotocol.MESSAGE_OVERHEAD
     queue.put_nowait({"type": "websocket.connect"})
     queue.put_nowait({"type": "websocket.receive", "text": "abc"})
     queue.put_nowait({"type": "websocket.receive", "bytes": b"12345"})
-    assert queue.nbytes == 8
+    queue.put_nowait({"type": "websocket.receive", "text": ""})  # not free
+    assert queue.nbytes == 8 + 4 * overhead
     await queue.get()
     await queue.get()
-    assert queue.nbytes == 5
+    assert queue.nbytes == 5 + 2 * overhead
+    await queue.get()
     await queue.get()
     assert queue.nbytes == 0
 
@@ -201,7 +204,8 @@ async def test_the_socket_is_read_ahead_while_the_app_is_busy():
 async def test_reading_stops_at_the_read_ahead_limit_and_resumes_once_taken(
     monkeypatch,
 ):
-    monkeypatch.setattr(wsprotocol, "read_ahead_bytes", lambda: 1000)
+    limit = 10 * (100 + wsprotocol.MESSAGE_OVERHEAD)  # ten 100-byte messages
+    monkeypatch.setattr(wsprotocol, "read_ahead_bytes", lambda: limit)
     gate = asyncio.Event()
     async with (
         serving(gated_echo_app(gate)) as (running, url),
@@ -213,9 +217,93 @@ async def test_reading_stops_at_the_read_ahead_limit_and_resumes_once_taken(
             await asyncio.sleep(0.01)
         await wait_for(lambda: protocol.read_paused)
         await asyncio.sleep(0.1)  # the rest waits in the kernel, not here
-        assert protocol.queue.qsize() == 10 and protocol.queue.nbytes == 1000
+        assert protocol.queue.qsize() == 10 and protocol.queue.nbytes == limit
         assert not protocol.transport.is_reading()
         gate.set()
         got = [await client.recv() for _ in range(20)]
         assert [g[:2] for g in got] == [f"{n:02d}" for n in range(20)]
         assert protocol.transport.is_reading() and protocol.queue.nbytes == 0
+
+
+async def test_empty_messages_count_against_the_read_ahead_too(monkeypatch):
+    monkeypatch.setattr(wsprotocol, "read_ahead_bytes", lambda: 5_000)
+    gate = asyncio.Event()
+    async with (
+        serving(gated_echo_app(gate)) as (running, url),
+        connect(url) as client,
+    ):
+        (protocol,) = running.server_state.connections
+        for _ in range(40):  # 40 bursts of 50 (one read may hold a whole burst)
+            for _ in range(50):
+                await client.send("")
+            await asyncio.sleep(0.005)
+        await wait_for(lambda: protocol.read_paused)
+        await asyncio.sleep(0.1)
+        # 5,000 bytes is 19 empty messages; the burst being read when the limit
+        # was reached is queued whole, and reading stops: not 2,000.
+        assert protocol.queue.qsize() < 100
+        assert not protocol.transport.is_reading()
+        gate.set()
+        assert [await client.recv() for _ in range(2_000)] == [""] * 2_000
+
+
+def closing_app(gate: asyncio.Event, closed: asyncio.Event):
+    """Accept, read nothing until `gate`, then close without reading the rest."""
+
+    async def app(scope, receive, send):
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        await gate.wait()
+        await send({"type": "websocket.close", "code": 1013})
+        closed.set()
+
+    return app
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """One masked frame, as a client sends it (payloads under 126 bytes)."""
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+
+
+async def test_a_server_close_completes_although_the_read_ahead_is_full(monkeypatch):
+    """After sending its close, the server must read on to the client's close
+    reply, past the messages still arriving; else the socket stays open until
+    uvicorn's 10 s close timeout. The client here is a raw socket that, like a
+    browser, keeps sending until it sees the close, then answers it and waits
+    for the server to end the connection."""
+    monkeypatch.setattr(wsprotocol, "read_ahead_bytes", lambda: 1_000)
+    gate, closed = asyncio.Event(), asyncio.Event()
+    async with serving(closing_app(gate, closed)) as (running, url):
+        host, port = url[len("ws://") :].rstrip("/").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+        (protocol,) = running.server_state.connections
+
+        async def keep_sending() -> None:
+            while not writer.is_closing():
+                writer.write(client_frame(0x1, b"x" * 100))
+                await asyncio.sleep(0.01)
+
+        sending = asyncio.ensure_future(keep_sending())
+        await wait_for(lambda: protocol.read_paused)
+        gate.set()
+        head = await asyncio.wait_for(reader.readexactly(2), 5)
+        assert head[0] & 0x0F == 0x8  # the server's close
+        await reader.readexactly(head[1])
+        await asyncio.sleep(0.05)  # messages keep arriving after the close
+        sending.cancel()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        writer.write(client_frame(0x8, b"\x03\xf5"))  # the close reply, 1013
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # server ended it
+        assert loop.time() - started < 3
+        writer.close()
