@@ -10,6 +10,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 
 INVALID_TOKEN = "Token无效或已过期"
 DEVICE_TYPES = ("web", "mobile", "desktop")
@@ -65,12 +66,12 @@ class _SocketUsers:
 
     def get(self, **lookup):
         ((name, value),) = lookup.items()
-        meta = self.model._meta
-        columns = ", ".join(meta.get_field(f).column for f in SOCKET_USER_FIELDS)
+        meta, quote = self.model._meta, connection.ops.quote_name
+        columns = ", ".join(quote(meta.get_field(f).column) for f in SOCKET_USER_FIELDS)
         found = list(
             self.model._default_manager.raw(
-                f"SELECT {columns} FROM {meta.db_table} "
-                f"WHERE {meta.get_field(name).column} = %s",
+                f"SELECT {columns} FROM {quote(meta.db_table)} "
+                f"WHERE {quote(meta.get_field(name).column)} = %s",
                 [value],
             )
         )
