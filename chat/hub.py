@@ -106,15 +106,19 @@ class Hub:
             adding = self._adding[group] = asyncio.ensure_future(
                 self.layer.group_add(group, self.channel_name)
             )
-            try:
-                await adding
-            finally:
-                if self._adding.get(group) is adding:
-                    del self._adding[group]
-        elif group in self._adding:
-            # Another socket's subscription to this group is on its way: return
-            # only once it is in place (the caller reads history next).
+            adding.add_done_callback(self._added)
+        # Return only once the group's subscription is in place (the caller reads
+        # history next), whichever socket started it. Shielded: a caller that is
+        # cancelled (its socket closed) leaves it to finish for the others.
+        if group in self._adding:
             await asyncio.shield(self._adding[group])
+
+    def _added(self, adding: asyncio.Future) -> None:
+        for group, pending in list(self._adding.items()):
+            if pending is adding:
+                del self._adding[group]
+        if not adding.cancelled():
+            adding.exception()  # retrieved: the callers waiting get it raised
 
     async def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
         members = self.topics.get(topic)
@@ -191,6 +195,12 @@ class Hub:
             self._handle(message)
 
     def _handle(self, message: dict) -> None:
+        try:
+            self._dispatch(message)
+        except Exception:  # one bad message must not stop the reader
+            logger.exception("hub: could not handle a layer message")
+
+    def _dispatch(self, message: dict) -> None:
         kind = message.get("type")
         if kind == FANOUT:
             if "seq" in message:
@@ -201,7 +211,7 @@ class Hub:
                 self.deliver(message["topic"], message["text"], message.get("unless"))
         elif kind == BATCH:
             for each in message["messages"]:
-                self._handle(each)
+                self._handle(each)  # each on its own: one bad one loses only itself
         elif kind == CONTROL:
             for subscriber in tuple(self.topics.get(message["topic"], ())):
                 subscriber.control(message["topic"], message["action"])
@@ -212,8 +222,12 @@ class Hub:
         while True:
             await asyncio.sleep(settings.WS_GROUP_REFRESH_SECONDS)
             try:
-                for group in tuple(self.groups):
-                    await self.layer.group_add(group, self.channel_name)
+                groups = list(self.groups)
+                if hasattr(self.layer, "group_renew"):  # one round trip
+                    await self.layer.group_renew(groups, self.channel_name)
+                else:
+                    for group in groups:
+                        await self.layer.group_add(group, self.channel_name)
                 await get_presence().refresh()
             except Exception:
                 logger.warning("hub: could not refresh memberships", exc_info=True)

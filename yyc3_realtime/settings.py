@@ -183,7 +183,7 @@ if REDIS_URL and CHANNEL_LAYER_BACKEND == "pubsub":
                 "hosts": [_REDIS_HOST],
                 "prefix": CHANNEL_LAYER_PREFIX,
                 # A process's group memberships lapse this long after it last
-                # renewed them (every WS_GROUP_REFRESH_SECONDS, which must be less).
+                # renewed them (every WS_GROUP_REFRESH_SECONDS: at most half this).
                 "membership_expiry": env_int(
                     "CHANNEL_LAYER_MEMBERSHIP_EXPIRY", 120, 10
                 ),
@@ -269,12 +269,16 @@ WS_HISTORY_MAX_LIMIT = env_int("WS_HISTORY_MAX_LIMIT", 100, 1)
 # How often a process re-asserts its group memberships and presence (covers a
 # Redis restart and group expiry).
 WS_GROUP_REFRESH_SECONDS = env_float("WS_GROUP_REFRESH_SECONDS", 30.0)
-_expiry = CHANNEL_LAYERS["default"]["CONFIG"].get("membership_expiry")
-if _expiry is not None and _expiry <= WS_GROUP_REFRESH_SECONDS:
-    raise ImproperlyConfigured(
-        f"WS_GROUP_REFRESH_SECONDS ({WS_GROUP_REFRESH_SECONDS:g}) must be less than "
-        f"CHANNEL_LAYER_MEMBERSHIP_EXPIRY ({_expiry}): memberships would lapse"
-    )
+_layer_config = CHANNEL_LAYERS["default"]["CONFIG"]
+if "membership_expiry" in _layer_config:
+    if _layer_config["membership_expiry"] <= 2 * WS_GROUP_REFRESH_SECONDS:
+        raise ImproperlyConfigured(
+            f"CHANNEL_LAYER_MEMBERSHIP_EXPIRY ({_layer_config['membership_expiry']})"
+            f" must exceed twice WS_GROUP_REFRESH_SECONDS "
+            f"({WS_GROUP_REFRESH_SECONDS:g}): one late renewal would drop them"
+        )
+    # After Redis lost the member records: long enough for every process to renew.
+    _layer_config["membership_grace"] = 2 * WS_GROUP_REFRESH_SECONDS
 # User topics share this many channel-layer groups (see chat/hub.py).
 WS_USER_GROUP_SHARDS = env_int("WS_USER_GROUP_SHARDS", 64, 1)
 # How long a process holds a room's chat while an earlier one is still on its way.

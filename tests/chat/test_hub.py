@@ -124,15 +124,21 @@ class SlowGroupAddLayer:
         self.added.append(group)
 
 
-async def test_a_second_subscriber_waits_for_the_groups_subscription_in_flight():
-    """The caller reads room history right after subscribing; if the second
-    socket of a room returned while the first one's group_add was still on its
-    way, a chat published in between would reach neither its history nor it."""
+def slow_hub() -> hub.Hub:
+    """A started hub on a SlowGroupAddLayer."""
     the_hub = hub.Hub()
     the_hub.layer = SlowGroupAddLayer()
     the_hub._started = asyncio.get_running_loop().create_future()
     the_hub._started.set_result(None)
     the_hub.channel_name = "hub.test"
+    return the_hub
+
+
+async def test_a_second_subscriber_waits_for_the_groups_subscription_in_flight():
+    """The caller reads room history right after subscribing; if the second
+    socket of a room returned while the first one's group_add was still on its
+    way, a chat published in between would reach neither its history nor it."""
+    the_hub = slow_hub()
     first = asyncio.ensure_future(the_hub.subscribe("room.1", object()))
     await asyncio.sleep(0)
     second = asyncio.ensure_future(the_hub.subscribe("room.1", object()))
@@ -143,3 +149,20 @@ async def test_a_second_subscriber_waits_for_the_groups_subscription_in_flight()
     assert the_hub.layer.added == ["hub.room.1"]  # one group_add for both
     third = asyncio.ensure_future(the_hub.subscribe("room.1", object()))
     await asyncio.wait_for(third, 1)  # nothing in flight: at once
+
+
+async def test_a_cancelled_first_subscriber_does_not_cancel_the_others():
+    """The socket that started the group's subscription may close meanwhile; the
+    subscription must still complete for the sockets waiting on it."""
+    the_hub = slow_hub()
+    first = asyncio.ensure_future(the_hub.subscribe("room.1", object()))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(the_hub.subscribe("room.1", object()))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    await asyncio.sleep(0.01)
+    assert not second.done()
+    the_hub.layer.release.set()
+    await asyncio.wait_for(second, 1)
+    assert the_hub.layer.added == ["hub.room.1"]
+    assert not the_hub._adding

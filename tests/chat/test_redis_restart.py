@@ -133,11 +133,15 @@ async def test_chat_and_presence_survive_a_redis_restart(
 
 
 async def test_a_chat_batch_over_several_rooms_flows_again_after_a_restart(
-    layer_on_private_redis, connect_ready, alice, token_for
+    layer_on_private_redis, connect_ready, alice, token_for, settings
 ):
     """On the pub/sub layer a batch spanning rooms goes to the processes recorded
-    as members (layers.PubSubChannelLayer.group_send_merged); a restart empties
-    that record too, and the hub's refresh must bring it back."""
+    as members (layers.PubSubChannelLayer.group_send_batch). A restart loses the
+    records; the batch must flow again at once, not at the hub's next renewal
+    (pushed out of reach here), through the rooms' own subscriptions. The core
+    layer keeps groups in Redis itself: only the renewal brings them back."""
+    if settings.CHANNEL_LAYERS["default"]["BACKEND"] == BACKENDS["pubsub"]:
+        settings.WS_GROUP_REFRESH_SECONDS = 60
     redis_server = layer_on_private_redis
     rooms = [
         await Room.objects.acreate(
