@@ -98,11 +98,17 @@ async def test_queue_counts_the_size_of_the_messages_in_it():
 
 
 async def echo_app(scope, receive, send):
+    if await accepted(scope, receive, send):
+        await echo_app_loop(receive, send)
+
+
+async def accepted(scope, receive, send) -> bool:
+    """Take the socket's websocket.connect and accept it (False: not a socket)."""
     if scope["type"] != "websocket":
-        return
+        return False
     await receive()  # websocket.connect
     await send({"type": "websocket.accept"})
-    await echo_app_loop(receive, send)
+    return True
 
 
 @asynccontextmanager
@@ -159,10 +165,8 @@ def gated_echo_app(gate: asyncio.Event):
     """Echo, but read nothing after the handshake until `gate` is set."""
 
     async def app(scope, receive, send):
-        if scope["type"] != "websocket":
+        if not await accepted(scope, receive, send):
             return
-        await receive()
-        await send({"type": "websocket.accept"})
         await gate.wait()
         await echo_app_loop(receive, send)
 
@@ -251,10 +255,8 @@ def closing_app(gate: asyncio.Event, closed: asyncio.Event):
     """Accept, read nothing until `gate`, then close without reading the rest."""
 
     async def app(scope, receive, send):
-        if scope["type"] != "websocket":
+        if not await accepted(scope, receive, send):
             return
-        await receive()
-        await send({"type": "websocket.accept"})
         await gate.wait()
         await send({"type": "websocket.close", "code": 1013})
         closed.set()
