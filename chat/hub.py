@@ -111,7 +111,11 @@ class Hub:
         # history next), whichever socket started it. Shielded: a caller that is
         # cancelled (its socket closed) leaves it to finish for the others.
         if group in self._adding:
-            await asyncio.shield(self._adding[group])
+            try:
+                await asyncio.shield(self._adding[group])
+            except Exception:
+                self._forget(topic, subscriber)  # not subscribed: as if never asked
+                raise
 
     def _added(self, adding: asyncio.Future) -> None:
         for group, pending in list(self._adding.items()):
@@ -124,15 +128,22 @@ class Hub:
         members = self.topics.get(topic)
         if not members or subscriber not in members:
             return
+        if self._forget(topic, subscriber):
+            await self.layer.group_discard(group_name(topic), self.channel_name)
+
+    def _forget(self, topic: str, subscriber: Subscriber) -> bool:
+        """Drop a local subscription; return whether its group has no more."""
+        members = self.topics[topic]
         members.discard(subscriber)
         if not members:
             del self.topics[topic]
             self._forget_order(topic)
         group = group_name(topic)
         self.groups[group] -= 1
-        if not self.groups[group]:
-            del self.groups[group]
-            await self.layer.group_discard(group, self.channel_name)
+        if self.groups[group]:
+            return False
+        del self.groups[group]
+        return True
 
     def local_count(self, topic: str) -> int:
         return len(self.topics.get(topic, ()))

@@ -35,7 +35,10 @@ the first membership creates the generation and nothing waits. Left open: a
 process that records its first membership right after a restart, before anything
 else touches these keys, creates the generation without the wait, and until the
 other processes renew (at most WS_GROUP_REFRESH_SECONDS) batches miss them; their
-clients resume with `history`, as after any Redis restart.
+clients resume with `history`, as after any Redis restart. The same holds for a
+Redis that comes back with old data (persistence on, or a failover to a
+replica): the generation survives, so nobody waits, and the records are
+complete again after one renewal.
 
 It reaches into channels-redis (`_get_layer`, `_get_group_channel_name`,
 `_get_shard`, `_shards`, a shard's `_lock`, `_ensure_redis` and `_redis`):
@@ -203,22 +206,24 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
         await self._record([group], channel)
 
     async def group_renew(self, groups: list[str], channel: str) -> None:
-        """`group_add` for groups `channel` is already in: renews the recorded
-        memberships in one round trip."""
-        layer = self._get_layer()
-        for group in groups:  # no round trip when already subscribed
-            await layer.group_add(group, channel)
-            self._mine().memberships.setdefault(group, set()).add(channel)
-        if groups:
-            await self._record(groups, channel)
+        """Renew the recorded memberships of `channel` in `groups`, in one round
+        trip. The subscriptions need nothing: redis-py restores them itself. A
+        group the channel has left meanwhile (the list may be a snapshot) is
+        skipped, not joined again."""
+        mine = self._mine()
+        current = [g for g in groups if channel in mine.memberships.get(g, ())]
+        if current:
+            await self._record(current, channel)
 
     async def group_discard(self, group: str, channel: str) -> None:
-        await self._get_layer().group_discard(group, channel)
-        memberships = self._mine().memberships
-        channels = memberships.get(group, set())
+        mine = self._mine()
+        channels = mine.memberships.get(group, set())
         channels.discard(channel)
         if not channels:
-            memberships.pop(group, None)
+            mine.memberships.pop(group, None)
+            if not mine.memberships:  # nothing of ours is recorded any more
+                mine.generation = ""
+        await self._get_layer().group_discard(group, channel)
         layer = self._get_layer()
         shard = layer._get_shard(layer._get_group_channel_name(group))
         async with shard._lock:

@@ -121,7 +121,11 @@ class RoomsMixin:
             self.rooms[room_id] = joined
             # Subscribe before reading recent history: a message committed after
             # the read is published after the subscription, so none is lost.
-            await get_hub().subscribe(room_topic(joined.pk), self)
+            try:
+                await get_hub().subscribe(room_topic(joined.pk), self)
+            except Exception:
+                del self.rooms[room_id]  # not joined: the client may try again
+                raise
             mine, count = await get_presence().join(
                 selectors.room_presence_key(joined.pk), self.user_id, self.conn_id
             )

@@ -166,3 +166,24 @@ async def test_a_cancelled_first_subscriber_does_not_cancel_the_others():
     await asyncio.wait_for(second, 1)
     assert the_hub.layer.added == ["hub.room.1"]
     assert not the_hub._adding
+
+
+async def test_a_failed_subscription_is_undone_and_tried_again_by_the_next():
+    the_hub = slow_hub()
+    layer = the_hub.layer
+    layer.release.set()
+    failing = [True]
+    original = layer.group_add
+
+    async def group_add(group, channel):
+        if failing[0]:
+            raise ConnectionError("redis is down")
+        await original(group, channel)
+
+    layer.group_add = group_add
+    with pytest.raises(ConnectionError):
+        await the_hub.subscribe("room.1", object())
+    assert the_hub.groups == {} and the_hub.topics == {}
+    failing[0] = False
+    await asyncio.wait_for(the_hub.subscribe("room.1", object()), 1)
+    assert layer.added == ["hub.room.1"] and the_hub.groups == {"hub.room.1": 1}
