@@ -39,11 +39,10 @@ async def app(scope, receive, send) -> None:
             event = await receive()
             if event["type"] == "websocket.disconnect":
                 break
-            try:
-                msg = orjson.loads(event.get("text") or event.get("bytes") or b"")
-                kind, data = msg.get("type"), msg.get("data") or {}
-            except (orjson.JSONDecodeError, AttributeError):
+            parsed = subset.parse(event.get("text") or event.get("bytes") or b"")
+            if parsed is None:
                 continue
+            kind, data, msg = parsed
             if kind == "chat":
                 room = data.get("roomId")
                 members = ROOMS.get(room)

@@ -34,11 +34,10 @@ async def handler(ws: ServerConnection) -> None:
     await ws.send(frame(subset.auth_success(user)), text=True)
     try:
         async for raw in ws:
-            try:
-                msg = orjson.loads(raw)
-                kind, data = msg.get("type"), msg.get("data") or {}
-            except (orjson.JSONDecodeError, AttributeError):
+            parsed = subset.parse(raw)
+            if parsed is None:
                 continue
+            kind, data, msg = parsed
             if kind == "chat":
                 room = data.get("roomId")
                 members = ROOMS.get(room)

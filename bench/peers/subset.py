@@ -1,11 +1,23 @@
 """The frames of the protocol subset both reference peers speak (raw_websockets.py,
-bare_asgi.py): built in one place, so the ceiling and the floor send the same bytes."""
+bare_asgi.py): read and built in one place, so the ceiling and the floor do the same
+work and send the same bytes."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from datetime import UTC, datetime
+
+import orjson
+
+
+def parse(raw: str | bytes) -> tuple[object, dict, dict] | None:
+    """Return a client frame's (type, data, whole message); None if it is not JSON."""
+    try:
+        msg = orjson.loads(raw)
+        return msg.get("type"), msg.get("data") or {}, msg
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
 
 
 def iso_now() -> str:
