@@ -19,6 +19,7 @@ re-encodes and re-dispatches per socket (docs/architecture.md has the figures).
 """
 
 import asyncio
+import functools
 import logging
 from typing import Protocol
 
@@ -106,7 +107,7 @@ class Hub:
             adding = self._adding[group] = asyncio.ensure_future(
                 self.layer.group_add(group, self.channel_name)
             )
-            adding.add_done_callback(self._added)
+            adding.add_done_callback(functools.partial(self._added, group))
         # Return only once the group's subscription is in place (the caller reads
         # history next), whichever socket started it. Shielded: a caller that is
         # cancelled (its socket closed) leaves it to finish for the others.
@@ -117,10 +118,9 @@ class Hub:
                 self._forget(topic, subscriber)  # not subscribed: as if never asked
                 raise
 
-    def _added(self, adding: asyncio.Future) -> None:
-        for group, pending in list(self._adding.items()):
-            if pending is adding:
-                del self._adding[group]
+    def _added(self, group: str, adding: asyncio.Future) -> None:
+        if self._adding.get(group) is adding:
+            del self._adding[group]
         if not adding.cancelled():
             adding.exception()  # retrieved: the callers waiting get it raised
 
