@@ -291,6 +291,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The web page's own files (the JS client module, styles, favicon).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
