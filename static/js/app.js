@@ -240,7 +240,8 @@ function openRoom(room) {
   setRoomsOpen(false);
   if (current?.roomId === room.roomId) return;
   closeRoom();
-  current = { roomId: room.roomId, roomType: room.roomType, title: room.title, status: 'joining', onlineCount: null };
+  current = { roomId: room.roomId, roomType: room.roomType, title: room.title, onlineCount: null };
+  setRoomState('joining');
   localStorage.setItem(KEYS.room, room.roomId);
   history.replaceState(null, '', `#room=${encodeURIComponent(room.roomId)}`);
   rooms.setCurrent(room.roomId);
@@ -288,9 +289,14 @@ function setupStage(room) {
   }
 }
 
+function setRoomState(status) {
+  current.status = status;
+  $('room-main').dataset.state = status; // joining, joined, closed, forbidden, failed
+}
+
 function onRoomState(state) {
   if (state.roomId !== current?.roomId) return;
-  current.status = 'joined';
+  setRoomState('joined');
   current.roomType = state.roomType;
   if (state.title) $('room-title').textContent = state.title;
   setOnline(state.roomId, state.onlineCount);
@@ -308,7 +314,7 @@ function onRoomState(state) {
 function onRoomStatus({ roomId, status, error }) {
   if (status === 'closed') rooms.update(roomId, { isClosed: true });
   if (roomId !== current?.roomId) return;
-  current.status = status;
+  setRoomState(status);
   if (status === 'closed') {
     showNotice('房间已关闭，无法再发送消息');
     composer.lock('房间已关闭');
