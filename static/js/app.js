@@ -75,8 +75,12 @@ $('older').addEventListener('click', loadOlder);
 $('logout').addEventListener('click', () => logout(''));
 $('conn-retry').addEventListener('click', () => client?.reconnectNow());
 $('rooms-toggle').addEventListener('click', () => setRoomsOpen(!$('app').classList.contains('rooms-open')));
-$('sidebar').addEventListener('keydown', (e) => {
-  if (e.key === 'Escape') setRoomsOpen(false);
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape') return;
+  // The topmost thing open closes first.
+  if (inbox.isOpen) inbox.close();
+  else if (!$('members').hidden) members.close();
+  else if ($('app').classList.contains('rooms-open')) setRoomsOpen(false);
 });
 
 function setRoomsOpen(open) {

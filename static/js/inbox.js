@@ -14,9 +14,6 @@ export class Inbox {
     els.close.addEventListener('click', () => this.close());
     els.more.addEventListener('click', () => this.load());
     els.readAll.addEventListener('click', () => this.markAllRead());
-    els.panel.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') this.close();
-    });
   }
 
   reset() {
@@ -96,7 +93,8 @@ export class Inbox {
     if (!data.read) this.setUnread(this.unread + 1);
     if (this.loaded) this._add(data, { append: false });
     this.els.empty.hidden = true;
-    toast(data.title || NOTIFICATION_TYPES[data.type] || '新通知', data.content);
+    // With the inbox open the new item is in view: no toast over it.
+    if (!this.isOpen) toast(data.title || NOTIFICATION_TYPES[data.type] || '新通知', data.content);
   }
 
   _add(data, { append }) {
@@ -136,7 +134,8 @@ export class Inbox {
     item.data.read = true;
     this._render(id);
     this.setUnread(this.unread - 1);
-    item.node.querySelector('button')?.focus();
+    // Its button is gone: keep the keyboard in the inbox.
+    (this.els.list.querySelector('button.mark-read') || this.els.close).focus();
   }
 
   async markAllRead() {

@@ -111,9 +111,6 @@ export class Members {
     els.toggle.addEventListener('click', () => this.toggle());
     els.close.addEventListener('click', () => this.close());
     els.more.addEventListener('click', () => this.load());
-    els.panel.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') this.close();
-    });
   }
 
   setRoom(room, onlineCount) {
