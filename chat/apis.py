@@ -1,5 +1,5 @@
-"""REST API of rooms and their history; same selectors, services and room-type
-policies as the socket."""
+"""REST API of rooms and their history; the same selectors, services and room
+rules as the socket."""
 
 from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -8,10 +8,10 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import protocol, selectors, services
-from chat.consumers import POLICIES
+from chat import frames, protocol, selectors, services
 from chat.exceptions import ClientError
 from chat.models import Room, RoomType
+from chat.room_types import RULES
 
 
 class RoomOutSerializer(serializers.Serializer):
@@ -28,20 +28,17 @@ class RoomDetailOutSerializer(RoomOutSerializer):
     dramaId = serializers.CharField(allow_null=True)  # noqa: N815
 
 
-class ChatDataSerializer(serializers.Serializer):
-    """The shape of `chat.data` (docs/protocol.md)."""
+_SERIALIZER_FIELDS = {str: serializers.CharField, int: serializers.IntegerField}
 
-    id = serializers.CharField()
-    roomId = serializers.CharField()  # noqa: N815
-    senderId = serializers.CharField()  # noqa: N815
-    senderName = serializers.CharField()  # noqa: N815
-    message = serializers.CharField()
-    messageType = serializers.CharField()  # noqa: N815
-    timestamp = serializers.CharField()
-    clientMsgId = serializers.CharField(required=False)  # noqa: N815
-    episode = serializers.IntegerField(required=False)
-    playbackMs = serializers.IntegerField(required=False)  # noqa: N815
-    replyTo = serializers.CharField(required=False)  # noqa: N815
+# The shape of `chat.data`, from the one declaration of it (chat.frames).
+ChatDataSerializer = type(
+    "ChatDataSerializer",
+    (serializers.Serializer,),
+    {
+        name: _SERIALIZER_FIELDS[kind](required=always)
+        for name, (kind, always) in frames.CHAT_DATA_FIELDS.items()
+    },
+)
 
 
 class HistoryOutSerializer(serializers.Serializer):
@@ -100,15 +97,15 @@ class RoomListApi(APIView):
         body = RoomCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         room_type = body.validated_data["roomType"]
-        policy = POLICIES[room_type]
+        rules = RULES[room_type]
         try:
             room = services.room_create(
                 user=request.user,
                 room_type=room_type,
                 room_id=body.validated_data.get("roomId"),
                 title=body.validated_data.get("title", ""),
-                create=policy.create_via_api,
-                record_membership=policy.record_membership,
+                create=rules.create_via_api,
+                record_membership=rules.record_membership,
             )
         except ClientError as exc:
             raise _api_error(exc) from None
@@ -139,7 +136,7 @@ class RoomMembersApi(APIView):
         query = MembersQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         room = _room_or_404(room_id, request.user)
-        if not POLICIES[room.room_type].record_membership:
+        if not RULES[room.room_type].record_membership:
             raise NotFound(f"{room.room_type} rooms keep no member list")
         members, count = selectors.room_members(
             room=room,
@@ -193,7 +190,7 @@ def _room_detail(room: Room) -> dict:
     # A sync view runs in a worker thread of the ASGI server: async_to_sync hands
     # the read to the server's event loop, whose presence store the sockets use.
     online = async_to_sync(selectors.room_online_count)(room_pk=room.pk)
-    slow_mode = POLICIES[room.room_type].effective_slow_mode(room.slow_mode_seconds)
+    slow_mode = RULES[room.room_type].effective_slow_mode(room.slow_mode_seconds)
     return selectors.room_detail_data(room, online_count=online, slow_mode=slow_mode)
 
 

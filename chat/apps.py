@@ -1,6 +1,15 @@
 from django.apps import AppConfig
 
+from realtime.registry import hooks
+
 
 class ChatConfig(AppConfig):
     name = "chat"
     verbose_name = "Chat rooms"
+
+    def ready(self) -> None:
+        # The consumers load models: import them once the app registry is ready.
+        from chat.consumers import base
+
+        hooks.on_control("kick")(base.kick)
+        hooks.on_control("room_closed")(base.room_closed)

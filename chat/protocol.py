@@ -1,51 +1,29 @@
-"""The wire protocol: one table of client message types (validator -> handler) and
-the builders of every server frame. See docs/protocol.md and ../shared/PROTOCOL.md.
+"""The wire protocol's one table: client message type -> validator -> handler.
 
-Client input is parsed and validated here and nowhere else; a client `type` is
-looked up in `CLIENT_MESSAGES` and never reaches channels' own `dispatch`.
+Client input is validated here and nowhere else (`realtime.inbound` parses the
+frame and looks its `type` up in `MESSAGES`); the frames the server sends are
+built in `chat.frames` (and `notifications.frames`, `realtime.wire`). See
+docs/protocol.md and ../shared/PROTOCOL.md.
 """
 
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-
-import orjson
 
 from django.conf import settings
 
-from chat.exceptions import InvalidJson, InvalidMessage, MessageTooLong, UnknownType
+from chat.exceptions import InvalidMessage, MessageTooLong
 from chat.models import MessageType, RoomType
+from realtime.inbound import SHORT_STRING, MessageTable, Spec
 
 # \Z, not $: "$" also matches before a trailing newline ("room\n").
 ROOM_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 MESSAGE_ID_RE = re.compile(r"^[0-9]{12}(-[0-9]{1,20})?\Z")
 ROOM_TYPES = frozenset(RoomType.values)
 MESSAGE_TYPES = frozenset(MessageType.values)
-DEVICE_TYPES = frozenset({"web", "mobile", "desktop"})
-SHORT_STRING = 64
 # The largest value of the column a number is stored in or compared with
 # (PositiveIntegerField for episodes; JSON-safe integers otherwise).
 EPISODE_MAX = 2**31 - 1
 JSON_INT_MAX = 2**53 - 1
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """A validated client message."""
-
-    type: str
-    data: dict[str, Any]
-    request_id: str | None
-
-
-@dataclass(frozen=True)
-class Spec:
-    validate: Callable[[dict[str, Any]], dict[str, Any]]
-    handler: str
-    needs_auth: bool = True
 
 
 # --- field checks -------------------------------------------------------------
@@ -187,214 +165,15 @@ def _data(msg: dict) -> dict:
     return data
 
 
-CLIENT_MESSAGES: dict[str, Spec] = {
-    # Only `auth` before authenticating: the contract answers anything else,
-    # `ping` included, with not_authenticated.
-    "ping": Spec(validate_ping, "on_ping"),
-    "auth": Spec(validate_auth, "on_auth", needs_auth=False),
-    "chat": Spec(validate_chat, "on_chat"),
-    "join_room": Spec(validate_join_room, "on_join_room"),
-    "leave_room": Spec(validate_leave_room, "on_leave_room"),
-    "history": Spec(validate_history, "on_history"),
-}
-
-
-# --- parsing --------------------------------------------------------------------
-
-
-def parse_frame(text: str | None, raw_bytes: bytes | None) -> dict:
-    """Return the decoded JSON object of a client frame, or raise a ClientError."""
-    if text is None:
-        raise InvalidJson("binary frames are not accepted; send JSON text")
-    if not text.strip():
-        raise InvalidJson("empty frame")
-    try:
-        msg = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJson(f"invalid JSON: {str(exc).split(':')[0]}") from None
-    if not isinstance(msg, dict):
-        raise InvalidMessage("a message must be a JSON object")
-    if _too_deep(msg, settings.WS_MAX_JSON_DEPTH):
-        raise InvalidMessage("message is nested too deeply")
-    return msg
-
-
-def _too_deep(msg: dict, limit: int) -> bool:
-    """Return whether a value lies more than `limit` levels deep (the object
-    itself is level 1, its members level 2, ...). Runs on every frame."""
-    stack: list[tuple[dict | list, int]] = [(msg, 1)]
-    while stack:
-        container, level = stack.pop()
-        if level > limit or (level == limit and container):
-            return True
-        members = container.values() if isinstance(container, dict) else container
-        for member in members:
-            if isinstance(member, (dict, list)):
-                stack.append((member, level + 1))
-    return False
-
-
-def message_type_of(msg: dict) -> str | None:
-    """Return the message's `type` when it is a short string (for error `ref`s)."""
-    kind = msg.get("type")
-    return kind if isinstance(kind, str) and len(kind) <= SHORT_STRING else None
-
-
-def request_id_of(msg: dict) -> str | None:
-    request_id = msg.get("requestId")
-    if isinstance(request_id, str) and 0 < len(request_id) <= SHORT_STRING:
-        return request_id
-    return None
-
-
-def validate(msg: dict) -> tuple[Spec, Inbound]:
-    """Return the spec and the validated message, or raise a ClientError."""
-    kind = msg.get("type")
-    if not isinstance(kind, str):
-        raise InvalidMessage("'type' must be a string")
-    if "requestId" in msg and request_id_of(msg) is None:
-        raise InvalidMessage(f"'requestId' must be a 1-{SHORT_STRING} character string")
-    spec = CLIENT_MESSAGES.get(kind)
-    if spec is None:
-        raise UnknownType(f"unknown message type {kind[:SHORT_STRING]!r}")
-    return spec, Inbound(kind, spec.validate(msg), request_id_of(msg))
-
-
-# --- outbound builders ------------------------------------------------------------
-
-
-def iso(dt: datetime) -> str:
-    """Return `dt` as ISO 8601 UTC with milliseconds and a `Z`."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{dt.microsecond // 1000:03d}Z"
-    )
-
-
-def now_iso() -> str:
-    return iso(datetime.now(UTC))
-
-
-def encode(frame: dict) -> str:
-    return orjson.dumps(frame).decode()
-
-
-def frame(kind: str, data: dict, request_id: str | None = None) -> dict:
-    out: dict[str, Any] = {"type": kind, "data": data}
-    if request_id:
-        out["requestId"] = request_id
-    return out
-
-
-def pong(request_id: str | None = None) -> dict:
-    out: dict[str, Any] = {"type": "pong", "timestamp": int(time.time() * 1000)}
-    if request_id:
-        out["requestId"] = request_id
-    return out
-
-
-def auth_success(user_id: str, session_id: str) -> dict:
-    return frame("auth_success", {"userId": user_id, "sessionId": session_id})
-
-
-def auth_error(reason: str = "Token无效或已过期") -> dict:
-    return frame("auth_error", {"error": reason})
-
-
-def error(
-    code: str,
-    message: str,
-    ref: str | None,
-    request_id: str | None = None,
-    extra: dict | None = None,
-) -> dict:
-    data: dict[str, Any] = {"code": code, "message": message}
-    if ref:
-        data["ref"] = ref
-    if extra:
-        data.update(extra)
-    return frame("error", data, request_id)
-
-
-def presence_event(kind: str, room_id: str, user_id: str, user_name: str) -> dict:
-    """Return a `user_joined` or `user_left` frame."""
-    return frame(
-        kind,
-        {
-            "roomId": room_id,
-            "userId": user_id,
-            "userName": user_name,
-            "timestamp": now_iso(),
-        },
-    )
-
-
-def room_state(
-    room: dict, online_count: int, recent: list[dict], request_id: str | None = None
-) -> dict:
-    return frame(
-        "room_state",
-        {
-            "roomId": room["roomId"],
-            "roomType": room["roomType"],
-            "title": room["title"],
-            "onlineCount": online_count,
-            "recent": recent,
-        },
-        request_id,
-    )
-
-
-def history(
-    room_id: str, messages: list[dict], has_more: bool, request_id: str | None = None
-) -> dict:
-    return frame(
-        "history",
-        {"roomId": room_id, "messages": messages, "hasMore": has_more},
-        request_id,
-    )
-
-
-def chat(data: dict) -> dict:
-    return frame("chat", data)
-
-
-def presence_count(room_id: str, online_count: int) -> dict:
-    return frame("presence", {"roomId": room_id, "onlineCount": online_count})
-
-
-def message_deleted(room_id: str, message_id: str) -> dict:
-    return frame("message_deleted", {"roomId": room_id, "messageId": message_id})
-
-
-def ai_delta(room_id: str, reply_to: str, reply_id: str, delta: str) -> dict:
-    return frame(
-        "ai_delta",
-        {"roomId": room_id, "replyTo": reply_to, "id": reply_id, "delta": delta},
-    )
-
-
-# --- notifications (the notifications app) -------------------------------------
-
-
-def notification(data: dict) -> dict:
-    """Return a `notification` frame; `data` from notifications.selectors."""
-    return frame("notification", data)
-
-
-def notification_summary(unread: int, latest_id: str | None) -> dict:
-    return frame("notification_summary", {"unread": unread, "latestId": latest_id})
-
-
-def drama_update(
-    drama_id: str, title: str, status: str, changed: list[str], timestamp: datetime
-) -> dict:
-    return frame(
-        "drama_update",
-        {
-            "dramaId": drama_id,
-            "title": title,
-            "status": status,
-            "changed": changed,
-            "timestamp": iso(timestamp),
-        },
-    )
+MESSAGES = MessageTable(
+    {
+        # Only `auth` before authenticating: the contract answers anything else,
+        # `ping` included, with not_authenticated.
+        "ping": Spec(validate_ping, "on_ping"),
+        "auth": Spec(validate_auth, "on_auth", needs_auth=False),
+        "chat": Spec(validate_chat, "on_chat"),
+        "join_room": Spec(validate_join_room, "on_join_room"),
+        "leave_room": Spec(validate_leave_room, "on_leave_room"),
+        "history": Spec(validate_history, "on_history"),
+    }
+)

@@ -12,4 +12,4 @@ websocket_urlpatterns = [
         for room_type, consumer in ROOM_CONSUMERS.items()
     ),
 ]
-# Any other path is refused at the handshake (yyc3_realtime.sockets).
+# Any other path is refused at the handshake (realtime.entry).

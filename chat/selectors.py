@@ -8,9 +8,11 @@ from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
 from chat.exceptions import InvalidMessage, RoomNotFound
+from chat.frames import message_data, room_data
 from chat.models import ChatMessage, Room, RoomMember, RoomType, parse_message_id
-from chat.presence import get_presence
-from chat.protocol import iso
+from chat.room_types import RoomRef
+from realtime import runtime
+from realtime.wire import iso
 
 DEFAULT_HISTORY_LIMIT = 50
 DEFAULT_MEMBERS_LIMIT = 100
@@ -81,7 +83,7 @@ def room_presence_key(room_pk: int) -> str:
 
 async def room_online_count(*, room_pk: int) -> int:
     """Return how many distinct users are in the room now, over every process."""
-    return await get_presence().count(room_presence_key(room_pk))
+    return await runtime().presence.count(room_presence_key(room_pk))
 
 
 def room_detail_data(room: Room, *, online_count: int, slow_mode: float) -> dict:
@@ -128,7 +130,7 @@ def assistant_prompt_times(*, user, window: timedelta, limit: int) -> list[datet
     )
 
 
-def assistant_context(*, room: Room, before: str, limit: int) -> list[dict]:
+def assistant_context(*, room: RoomRef, before: str, limit: int) -> list[dict]:
     """Return the conversation before message `before` as backend history turns."""
     if limit < 1:
         return []
@@ -150,62 +152,9 @@ def history_cutoff(room_type: str) -> datetime | None:
     return timezone.now() - timedelta(hours=hours)
 
 
-def message_data(message: ChatMessage, room_id: str) -> dict:
-    """Return a message in the wire shape of `chat.data`."""
-    return chat_data(
-        message_id=message.public_id,
-        room_id=room_id,
-        sender_id=message.sender_id,
-        sender_name=message.sender_name,
-        text=message.message,
-        message_type=message.message_type,
-        timestamp=iso(message.created_at),
-        client_msg_id=message.client_msg_id,
-        episode=message.episode,
-        playback_ms=message.playback_ms,
-        reply_to=message.reply_to,
-    )
-
-
-def chat_data(
-    *,
-    message_id: str,
-    room_id: str,
-    sender_id: int | None,
-    sender_name: str,
-    text: str,
-    message_type: str,
-    timestamp: str,
-    client_msg_id: str | None = None,
-    episode: int | None = None,
-    playback_ms: int | None = None,
-    reply_to: str = "",
-) -> dict:
-    """Return a chat's fields in the wire shape of `chat.data` (no model needed:
-    the chat store builds it from what it inserted)."""
-    data = {
-        "id": message_id,
-        "roomId": room_id,
-        "senderId": str(sender_id) if sender_id else "assistant",
-        "senderName": sender_name,
-        "message": text,
-        "messageType": message_type,
-        "timestamp": timestamp,
-    }
-    if client_msg_id:
-        data["clientMsgId"] = client_msg_id
-    if episode is not None:
-        data["episode"] = episode
-    if playback_ms is not None:
-        data["playbackMs"] = playback_ms
-    if reply_to:
-        data["replyTo"] = reply_to
-    return data
-
-
 def message_history(
     *,
-    room: Room,
+    room: RoomRef,
     before: str | None = None,
     after: str | None = None,
     limit: int | None = None,
@@ -222,7 +171,7 @@ def message_history(
     Messages past the room type's retention window are never returned.
     """
     limit = max(1, min(limit or DEFAULT_HISTORY_LIMIT, settings.WS_HISTORY_MAX_LIMIT))
-    rows = ChatMessage.objects.filter(room=room, is_hidden=False)
+    rows = ChatMessage.objects.filter(room_id=room.pk, is_hidden=False)
     cutoff = history_cutoff(room.room_type) if room.room_type else None
     if cutoff is not None:
         rows = rows.filter(created_at__gte=cutoff)
@@ -238,7 +187,9 @@ def message_history(
             # Keyset on (playbackMs, seq), the anchor's position read in the query.
             seq = parse_message_id(after)
             anchor = Subquery(
-                ChatMessage.objects.filter(room=room, seq=seq).values("playback_ms")[:1]
+                ChatMessage.objects.filter(room_id=room.pk, seq=seq).values(
+                    "playback_ms"
+                )[:1]
             )
             rows = rows.filter(
                 Q(playback_ms__gt=anchor) | Q(playback_ms=anchor, seq__gt=seq)
@@ -279,7 +230,3 @@ def message_recent(*, room_pk: int, room_id: str, room_type: str, limit: int) ->
         )
     )
     return [message_data(m, room_id) for m in reversed(rows)]
-
-
-def room_data(room: Room) -> dict:
-    return {"roomId": room.room_id, "roomType": room.room_type, "title": room.title}

@@ -8,14 +8,12 @@ The connection is already subscribed to its user topic, so a notification
 committed during the catch-up is pushed live too: clients de-duplicate by `id`.
 """
 
-from collections.abc import Callable
-
 from channels.db import database_sync_to_async
 
 from django.conf import settings
 
-from chat import protocol
-from notifications import selectors
+from notifications import frames, selectors
+from realtime import Connection
 
 
 def connect_frames(*, user, last_notification_id: str | None) -> list[dict]:
@@ -25,22 +23,20 @@ def connect_frames(*, user, last_notification_id: str | None) -> list[dict]:
         items, has_more = selectors.notifications_after(
             user=user, after_id=after_id, limit=settings.NOTIFICATIONS_CATCHUP_LIMIT
         )
-        frames = [protocol.notification(data) for data in items]
+        out = [frames.notification(data) for data in items]
         if not has_more:
-            return frames
+            return out
     else:
-        frames = []
+        out = []
     summary = selectors.notification_summary(user=user)
-    frames.append(protocol.notification_summary(summary["unread"], summary["latestId"]))
-    return frames
+    out.append(frames.notification_summary(summary["unread"], summary["latestId"]))
+    return out
 
 
-async def on_authenticated(
-    *, user, last_notification_id: str | None, send_frame: Callable[[dict], None]
-) -> None:
-    """Called by the connection right after auth_success: catch-up or summary."""
-    frames = await database_sync_to_async(connect_frames)(
-        user=user, last_notification_id=last_notification_id
-    )
-    for frame in frames:
-        send_frame(frame)
+async def on_authenticated(conn: Connection, last_notification_id: str | None) -> None:
+    """Called right after a connection's auth_success (a `realtime.registry` hook):
+    catch-up or summary."""
+    for frame in await database_sync_to_async(connect_frames)(
+        user=conn.user, last_notification_id=last_notification_id
+    ):
+        conn.send_frame(frame)

@@ -1,6 +1,6 @@
-"""Client errors of the inbox, in the `chat.exceptions` hierarchy."""
+"""Client errors of the inbox, in the `realtime.errors` hierarchy."""
 
-from chat.exceptions import ClientError
+from realtime.errors import ClientError
 
 
 class NotificationNotFound(ClientError):

@@ -13,9 +13,9 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
 from chat.models import Room, RoomType
-from chat.protocol import iso
 from notifications.exceptions import NotificationNotFound
 from notifications.models import BroadcastRead, Notification
+from realtime.wire import iso
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -1,6 +1,7 @@
 """Writes of the inbox, announcements, and the pushes that follow a Drama save.
 
-Each write is one transaction; pushes go through `chat.events`, after commit, so
+Each write is one transaction; pushes go through `notifications.events`, after
+commit, so
 a rollback sends nothing and a channel layer that is down loses nothing: the row
 is in the inbox and the client catches up on its next connection.
 """
@@ -11,9 +12,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from chat import events, protocol
 from chat.models import Drama
-from notifications import selectors
+from notifications import events, frames, selectors
 from notifications.models import (
     Announcement,
     BroadcastRead,
@@ -206,7 +206,7 @@ def drama_saved(*, drama: Drama) -> None:
     events.drama_updated(
         room_pks=selectors.drama_room_pks(drama_id=drama.pk),
         owner_id=drama.owner_id,
-        frame=protocol.drama_update(
+        frame=frames.drama_update(
             str(drama.pk), drama.title, drama.status, changed, drama.updated_at
         ),
     )

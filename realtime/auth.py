@@ -1,4 +1,4 @@
-"""Socket handshake security: the token (simplejwt) and the Origin check."""
+"""Socket authentication: the token (simplejwt) and the Origin check."""
 
 from urllib.parse import parse_qs, urlparse
 
@@ -12,7 +12,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
-INVALID_TOKEN = "Token无效或已过期"
+from realtime.wire import INVALID_TOKEN
+
 DEVICE_TYPES = ("web", "mobile", "desktop")
 # A socket keeps its user for its whole life: load only what the server reads
 # (ids, names, flags, date_joined for the announcements summary), not the
@@ -58,8 +59,8 @@ class _SocketUserModel:
 
 class _SocketUsers:
     """`get(<field>=<value>)` as simplejwt's `get_user` calls it, in hand-written
-    SQL: the ORM's `only(...).get(...)` spent 150 µs of CPU compiling and building
-    on every connect where this `raw()` takes 60 (bench/, `idle`)."""
+    SQL: the ORM's `only(...).get(...)` spent more CPU compiling and building the
+    query than the database spent running it, on every connect."""
 
     def __init__(self, model) -> None:
         self.model = model

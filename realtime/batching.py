@@ -1,72 +1,79 @@
-"""Group commit of chat messages, per server process.
+"""Group commit: one writer per process stores whatever queued up meanwhile.
 
-Every socket's chat goes into one queue; a single writer stores whatever has
-queued up in one transaction (`services.messages_create_safely`) while the
-previous batch was being written. At low load a batch is one chat and nothing
-waits; under load the database thread does one commit and one INSERT for many
-chats instead of one each. The writer then publishes the new chats, per room in
-id order and consecutive ones in one layer message, and only then hands each
-caller its own outcome.
+Connections `submit` items; a single task stores everything that queued up while
+the previous batch was being stored, in one call of the app's `store` (in the
+database thread), then awaits the app's `published` with the items and their
+outcomes, and only then hands each caller its own outcome. At low load a batch is
+one item and nothing waits; under load the database does one transaction for
+many items instead of one each.
+
+An app subclasses `Batcher` with `store` and `published` and keeps one per
+process with `realtime.process().state(TheBatcher)`.
 """
 
 import asyncio
+from typing import Generic, TypeVar
 
 from channels.db import database_sync_to_async
 
-from django.conf import settings
-
-from chat import events, services
-from chat.exceptions import ClientError
-from chat.per_loop import per_event_loop
-from chat.services import ChatDraft
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
 
 
-class ChatWriter:
+class Batcher(Generic[Item, Outcome]):
+    """Stores submitted items in batches of at most `max_batch()`, in order."""
+
     def __init__(self) -> None:
-        self.queue: list[tuple[ChatDraft, asyncio.Future]] = []
-        self.writer: asyncio.Task | None = None
+        self.queue: list[tuple[Item, asyncio.Future]] = []
+        self.task: asyncio.Task | None = None
 
-    def submit(self, draft: ChatDraft) -> asyncio.Future:
-        """Queue a chat; the future gives (wire data, whether new) or its ClientError.
+    def max_batch(self) -> int:
+        """Return the largest number of items stored in one batch."""
+        return 100
 
-        Chats are stored in the order submitted. Cancelling the future does not
-        take the chat back: it is stored and published all the same."""
+    def store(self, items: list[Item]) -> list[Outcome | Exception]:
+        """Store a batch (in the database thread); return one outcome per item,
+        an exception instance for each item refused."""
+        raise NotImplementedError
+
+    async def published(
+        self, items: list[Item], outcomes: list[Outcome | Exception]
+    ) -> None:
+        """Called with a stored batch before its callers get their outcomes."""
+
+    def submit(self, item: Item) -> asyncio.Future:
+        """Queue an item; the future gives its outcome or raises its exception.
+
+        Items are stored in the order submitted. Cancelling the future does not
+        take the item back: it is stored and published all the same."""
         future = asyncio.get_running_loop().create_future()
-        self.queue.append((draft, future))
-        if self.writer is None:
-            self.writer = asyncio.create_task(self._write())
+        self.queue.append((item, future))
+        if self.task is None:
+            self.task = asyncio.create_task(self._run())
         return future
 
-    async def _write(self) -> None:
+    async def _run(self) -> None:
+        store = database_sync_to_async(self.store)
         try:
             while self.queue:
-                size = settings.CHAT_WRITE_BATCH_MAX
+                size = self.max_batch()
                 batch, self.queue = self.queue[:size], self.queue[size:]
+                items = [item for item, _ in batch]
                 try:
-                    outcomes = await database_sync_to_async(
-                        services.messages_create_safely
-                    )([draft for draft, _ in batch])
+                    outcomes = await store(items)
                 except Exception as exc:  # noqa: BLE001 - handed to every caller
                     outcomes = [exc] * len(batch)
-                await _publish_new(batch, outcomes)
+                await self.published(items, outcomes)
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
-                    if isinstance(outcome, (ClientError, Exception)):
+                    if isinstance(outcome, Exception):
                         future.set_exception(outcome)
                     else:
                         future.set_result(outcome)
         finally:
-            self.writer = None
+            self.task = None
 
-
-async def _publish_new(batch: list, outcomes: list) -> None:
-    by_room: dict[int, list[dict]] = {}
-    for (draft, _), outcome in zip(batch, outcomes, strict=True):
-        if isinstance(outcome, tuple) and outcome[1]:
-            by_room.setdefault(draft.room_pk, []).append(outcome[0])
-    if by_room:
-        await events.achat_messages(by_room)
-
-
-get_writer = per_event_loop(ChatWriter)
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()

@@ -2,8 +2,8 @@
 
 This does what `OriginValidator(JwtAuthMiddleware(URLRouter(routes)))` does, in
 one ASGI callable. The stacked form keeps a coroutine frame per layer and a scope
-copy per layer alive for the socket's whole life, about 2 KiB of a 20 KiB budget
-per idle socket (bench/: idle, tracemalloc). Here each socket keeps one frame and
+copy per layer alive for the socket's whole life (docs/architecture.md has the
+cost per idle socket). Here each socket keeps one frame and
 one small scope of its own (KEPT_SCOPE_KEYS, `url_route`, `user`, `ws`): nothing
 reads the server's scope after the handshake, which lets `wsprotocol` free it.
 
@@ -17,7 +17,7 @@ from channels.consumer import AsyncConsumer
 
 from django.conf import settings
 
-from yyc3_realtime.auth import authenticate_scope, socket_origin_validator
+from realtime.auth import authenticate_scope, socket_origin_validator
 
 # What a consumer may read from its scope. The rest of the server's scope is not
 # kept: headers (read for Origin), the query string (parsed into scope["ws"]; it
@@ -30,7 +30,7 @@ class SocketEntry:
 
     `routes` are channels-style `re_path(pattern, Consumer.as_asgi())` entries;
     the consumer gets `scope["url_route"]`, `scope["user"]` and `scope["ws"]`
-    (see `yyc3_realtime.auth.authenticate_scope`).
+    (see `realtime.auth.authenticate_scope`).
     """
 
     def __init__(self, routes) -> None:

@@ -1,21 +1,16 @@
 """Process-local fan-out over the channel layer.
 
-Each server process owns one layer channel. A topic (a room, a user, everyone)
-maps to a channel-layer group whose members are the *processes* that have a
-socket subscribed to it, not the sockets themselves. `publish` sends one layer
-message with the frame already encoded; each process hands that same text to its
-local sockets. Stock Channels instead puts every socket in the group and
-re-encodes and re-dispatches per socket (docs/architecture.md has the figures).
+Each server process owns one layer channel. A topic (`realtime.topics`) maps to a
+channel-layer group whose members are the *processes* that have a socket
+subscribed to it, not the sockets themselves. `publish` sends one layer message
+with the frame already encoded; each process hands that same text to its local
+sockets. Stock Channels instead puts every socket in the group and re-encodes and
+re-dispatches per socket (docs/architecture.md).
 
-- User topics share `WS_USER_GROUP_SHARDS` groups (`user.<pk>` → `users.<pk % N>`),
-  so a process with 10,000 signed-in sockets is in at most N user groups; the
-  receiving hub picks the user's sockets locally.
-- Room chats carry their room sequence: a hub hands a room's chats to its sockets
-  in id order, holding an early one for at most `WS_ORDER_HOLD_SECONDS` while the
-  one before it is on its way from another process. A client that resumes with
-  `history` `after` its last id therefore never skips a message.
-- Memberships and presence are re-asserted every `WS_GROUP_REFRESH_SECONDS`, so a
-  Redis restart (which empties groups while sockets stay open) heals by itself.
+Room chats carry their room sequence: a hub hands a room's chats to its sockets
+in id order, holding an early one for at most `WS_ORDER_HOLD_SECONDS` while the
+one before it is on its way from another process. A client that resumes with
+`history` `after` its last id therefore never skips a message.
 """
 
 import asyncio
@@ -27,7 +22,8 @@ from channels.layers import get_channel_layer
 
 from django.conf import settings
 
-from chat.per_loop import per_event_loop
+from realtime.internals import BatchingLayer
+from realtime.topics import group_name
 
 logger = logging.getLogger(__name__)
 
@@ -37,27 +33,11 @@ BATCH = "hub.batch"  # a chat batch's FANOUT messages, each process takes its ow
 
 
 class Subscriber(Protocol):
-    def send_message(self, message: dict) -> None: ...
+    """What the hub hands frames to: a connection."""
+
+    def deliver(self, message: dict) -> None: ...
 
     def control(self, topic: str, action: dict) -> None: ...
-
-
-def room_topic(room_pk: int) -> str:
-    return f"room.{int(room_pk)}"
-
-
-def user_topic(user_pk: int | str) -> str:
-    return f"user.{int(user_pk)}"
-
-
-ALL_TOPIC = "all"
-
-
-def group_name(topic: str) -> str:
-    """Return the channel-layer group of a topic (topics are built from ids only)."""
-    if topic.startswith("user."):
-        return f"hub.users.{int(topic[5:]) % settings.WS_USER_GROUP_SHARDS}"
-    return f"hub.{topic}"
 
 
 class RoomOrder:
@@ -72,7 +52,8 @@ class RoomOrder:
 
 
 class Hub:
-    """One per process (per event loop): local subscriptions and the layer reader."""
+    """One per process (per event loop, on `realtime.process()`): local
+    subscriptions and the layer reader."""
 
     def __init__(self) -> None:
         self.layer = get_channel_layer()
@@ -88,10 +69,7 @@ class Hub:
         if self._started is None:
             self._started = asyncio.get_running_loop().create_future()
             self.channel_name = await self.layer.new_channel("hub.")
-            self._tasks = [
-                asyncio.create_task(self._read(), name="hub-reader"),
-                asyncio.create_task(self._refresh(), name="hub-refresh"),
-            ]
+            self._tasks = [asyncio.create_task(self._read(), name="hub-reader")]
             self._started.set_result(None)
         await self._started
 
@@ -160,7 +138,7 @@ class Hub:
             skip = set().union(*(self.topics.get(t, ()) for t in unless))
             subscribers = [s for s in subscribers if s not in skip]
         for subscriber in tuple(subscribers):
-            subscriber.send_message(message)
+            subscriber.deliver(message)
 
     def deliver_in_order(self, topic: str, seq: int, texts: list[str]) -> None:
         """Deliver a room's chats `seq, seq+1, ...` in sequence order."""
@@ -227,30 +205,21 @@ class Hub:
             for subscriber in tuple(self.topics.get(message["topic"], ())):
                 subscriber.control(message["topic"], message["action"])
 
-    async def _refresh(self) -> None:
-        from chat.presence import get_presence
-
-        while True:
-            await asyncio.sleep(settings.WS_GROUP_REFRESH_SECONDS)
-            try:
-                groups = list(self.groups)
-                if hasattr(self.layer, "group_renew"):  # one round trip
-                    await self.layer.group_renew(groups, self.channel_name)
-                else:
-                    for group in groups:
-                        await self.layer.group_add(group, self.channel_name)
-                await get_presence().refresh()
-            except Exception:
-                logger.warning("hub: could not refresh memberships", exc_info=True)
+    async def renew(self) -> None:
+        """Re-assert this process's group memberships (a Redis restart empties
+        them while sockets stay open)."""
+        groups = list(self.groups)
+        if isinstance(self.layer, BatchingLayer):  # one round trip
+            await self.layer.group_renew(groups, self.channel_name)
+        else:
+            for group in groups:
+                await self.layer.group_add(group, self.channel_name)
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
         self._started = None
-
-
-get_hub = per_event_loop(Hub)
 
 
 async def publish(topic: str, text: str, unless: list[str] | None = None) -> None:
@@ -265,8 +234,8 @@ async def publish(topic: str, text: str, unless: list[str] | None = None) -> Non
 async def publish_in_order(runs: list[tuple[str, int, list[str]]]) -> None:
     """Send rooms' chats: each (topic, seq, texts) carries the room's chats `seq,
     seq+1, ...`. On Redis every process in one of the rooms gets the whole batch as
-    one layer message (`layers.PubSubChannelLayer.group_send_batch`); deliver_in_order
-    skips the rooms it has no socket in."""
+    one layer message (`realtime.layers.PubSubChannelLayer.group_send_batch`);
+    deliver_in_order skips the rooms it has no socket in."""
     layer = get_channel_layer()
     items = [
         (
@@ -275,7 +244,7 @@ async def publish_in_order(runs: list[tuple[str, int, list[str]]]) -> None:
         )
         for topic, seq, texts in runs
     ]
-    if len({group for group, _ in items}) > 1 and hasattr(layer, "group_send_batch"):
+    if len({group for group, _ in items}) > 1 and isinstance(layer, BatchingLayer):
         await layer.group_send_batch(items, BATCH)
     else:
         for group, message in items:

@@ -8,12 +8,12 @@ room. On the persist benchmark that was a quarter of a stored chat's CPU.
 `group_send_batch(items, kind)` sends `{"type": kind, "messages": [...]}` with all
 of the batch's messages, serialized once, to every channel that is in at least one
 of its groups, once: one EVALSHA for the sender, one message for each receiving
-process, which acts on the messages of its own groups (chat.hub skips rooms it
-has no socket in). For that the layer records who is in a group, which stock
+process, which acts on the messages of its own groups (realtime.hub skips rooms
+it has no socket in). For that the layer records who is in a group, which stock
 pub/sub does not (a group is a Redis subscription there): `group_add` also puts
 the channel in a sorted set `<prefix>__members__<group>`, scored with the time it
 lapses (`membership_expiry` seconds; the caller renews before then with
-`group_renew`, as chat.hub does every WS_GROUP_REFRESH_SECONDS), and
+`group_renew`, as the runtime does every WS_GROUP_REFRESH_SECONDS), and
 `group_discard` takes it out. A Lua script reads the sets and publishes, on
 Redis's clock. Plain `group_send` is unchanged and still uses the subscription,
 so everything else, a batch of one group included, is stock. With several Redis
@@ -40,11 +40,10 @@ Redis that comes back with old data (persistence on, or a failover to a
 replica): the generation survives, so nobody waits, and the records are
 complete again after one renewal.
 
-It reaches into channels-redis (`_get_layer`, `_get_group_channel_name`,
-`_get_shard`, `_shards`, a shard's `_lock`, `_ensure_redis` and `_redis`):
-requirements.txt pins channels-redis, and tests/yyc3_realtime/test_layers.py,
-tests/chat/test_hub.py and test_redis_restart.py run this class against a real
-Redis, restart included.
+It reaches into channels-redis: what it uses is declared in `realtime.internals`
+and checked when the layer is made (`check_channels_redis`).
+tests/realtime/test_layers.py, test_hub.py and test_redis_restart.py run this
+class against a real Redis, restart included.
 """
 
 import hashlib
@@ -54,6 +53,8 @@ from dataclasses import dataclass, field
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from redis.exceptions import NoScriptError
+
+from realtime.internals import RedisPubSubLoopLayer, check_channels_redis
 
 # Every script reads the clock of Redis, so hosts' clocks need not agree.
 _NOW = """
@@ -143,33 +144,38 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
         renewed. `membership_grace`: after Redis lost the records (a restart),
         how long batches go through the groups' subscriptions instead, long
         enough for every process to renew its memberships."""
+        check_channels_redis()
         super().__init__(*args, **kwargs)
         self.membership_expiry = membership_expiry
         self.membership_grace = membership_grace
         self._records: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+    def _loop_layer(self) -> RedisPubSubLoopLayer:
+        """This event loop's channels-redis layer (it keeps one per loop)."""
+        return self._get_layer()
+
     def _mine(self) -> _Records:
-        """This event loop's records (channels-redis keeps a layer per loop)."""
-        layer = self._get_layer()
+        """This event loop's records."""
+        layer = self._loop_layer()
         if layer not in self._records:
             self._records[layer] = _Records()
         return self._records[layer]
 
     async def flush(self) -> None:
-        self._records.pop(self._get_layer(), None)
-        await self._get_layer().flush()
+        self._records.pop(self._loop_layer(), None)
+        await self._loop_layer().flush()
 
     def _meta_keys(self) -> list[str]:
-        prefix = self._get_layer().prefix
+        prefix = self._loop_layer().prefix
         return [f"{prefix}__members_gen__", f"{prefix}__members_ready__"]
 
     def _members_key(self, group: str) -> str:
-        return f"{self._get_layer().prefix}__members__{group}"
+        return f"{self._loop_layer().prefix}__members__{group}"
 
     async def _record(self, groups: list[str], channel: str) -> None:
         """Add or renew `channel` in each group's member set; if Redis lost the
         records since the last time, record every membership of this process."""
-        layer = self._get_layer()
+        layer = self._loop_layer()
         (shard, *others) = layer._shards
         if others:  # group_send_batch is plain group_send here: nothing to record
             return
@@ -201,7 +207,7 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
             await self._record(groups, channel)
 
     async def group_add(self, group: str, channel: str) -> None:
-        await self._get_layer().group_add(group, channel)
+        await self._loop_layer().group_add(group, channel)
         self._mine().memberships.setdefault(group, set()).add(channel)
         await self._record([group], channel)
 
@@ -223,8 +229,8 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
             mine.memberships.pop(group, None)
             if not mine.memberships:  # nothing of ours is recorded any more
                 mine.generation = ""
-        await self._get_layer().group_discard(group, channel)
-        layer = self._get_layer()
+        await self._loop_layer().group_discard(group, channel)
+        layer = self._loop_layer()
         shard = layer._get_shard(layer._get_group_channel_name(group))
         async with shard._lock:
             shard._ensure_redis()
@@ -236,7 +242,7 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
         the messages of its own groups and ignores the rest. While the member
         records may be incomplete (after a Redis restart), and with several
         shards, each item goes out with `group_send` instead."""
-        layer = self._get_layer()
+        layer = self._loop_layer()
         if len(layer._shards) == 1:  # a PUBLISH reaches its own server only
             (shard,) = layer._shards
             groups = dict.fromkeys(group for group, _ in items)

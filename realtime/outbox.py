@@ -1,4 +1,4 @@
-"""The transport half of a socket: ordered, non-blocking sends with a bounded backlog.
+"""Ordered, non-blocking sends to one socket, with a bounded backlog.
 
 Fan-out hands the same encoded text to many sockets from one loop. A send that
 can complete at once (the usual case) completes inline, with no task; a socket
@@ -22,12 +22,12 @@ CLOSE_BACKLOG = 1013
 class Outbox:
     """Ordered delivery to one ASGI `send` callable."""
 
-    __slots__ = ("send", "backlog", "writer", "closed", "limit")
+    __slots__ = ("send", "backlog", "drainer", "closed", "limit")
 
     def __init__(self, send) -> None:
         self.send = send
         self.backlog: deque[dict] | None = None
-        self.writer: asyncio.Task | None = None
+        self.drainer: asyncio.Task | None = None
         self.closed = False
         self.limit = settings.WS_OUTBOX_LIMIT
 
@@ -52,7 +52,7 @@ class Outbox:
         # The send has to wait (the client is not reading): finish it, and any
         # later sends, in one task.
         self.backlog = deque()
-        self.writer = asyncio.ensure_future(self._finish(coro, waiting_on))
+        self.drainer = asyncio.ensure_future(self._finish(coro, waiting_on))
 
     async def _finish(self, coro, waiting_on) -> None:
         try:
@@ -74,7 +74,7 @@ class Outbox:
             self.closed = True
         finally:
             self.backlog = None
-            self.writer = None
+            self.drainer = None
 
     def _overflow(self) -> None:
         logger.info("closing a socket whose client stopped reading (backlog full)")
@@ -84,10 +84,10 @@ class Outbox:
 
     async def flush(self) -> None:
         """Wait until everything queued so far has been handed to the server."""
-        while self.writer is not None:
-            await asyncio.shield(self.writer)
+        while self.drainer is not None:
+            await asyncio.shield(self.drainer)
 
     def cancel(self) -> None:
         self.closed = True
-        if self.writer is not None:
-            self.writer.cancel()
+        if self.drainer is not None:
+            self.drainer.cancel()

@@ -9,9 +9,12 @@ process's sockets disappear within `3 x WS_GROUP_REFRESH_SECONDS`.
 
 import time
 
-from django.conf import settings
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, TimeoutError
 
-from chat.per_loop import per_event_loop
+from django.conf import settings
 
 ONLINE = "online"
 # Connections per client address: the "user" of an entry is the address.
@@ -82,12 +85,8 @@ class LocalPresence:
         return None
 
 
-def redis_retry():
+def redis_retry() -> Retry:
     """Return the retry policy of our Redis connections: three quick reconnects."""
-    from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import ConnectionError, TimeoutError
-
     return Retry(
         ExponentialBackoff(cap=1.0, base=0.05),
         3,
@@ -99,8 +98,6 @@ class RedisPresence:
     """Presence shared by every process through Redis."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        import redis.asyncio as aioredis
-
         # A blocking pool: under a join storm callers wait for a connection
         # instead of failing with "Too many connections".
         pool = aioredis.BlockingConnectionPool.from_url(
@@ -153,12 +150,13 @@ class RedisPresence:
                 await pipe.execute()
 
 
-def _make_presence() -> LocalPresence | RedisPresence:
+Presence = LocalPresence | RedisPresence
+
+
+def make_presence() -> Presence:
+    """Return the presence store of the current settings."""
     if settings.REDIS_URL:
         return RedisPresence(
             settings.REDIS_URL, f"{settings.CHANNEL_LAYER_PREFIX}:presence"
         )
     return LocalPresence()
-
-
-get_presence = per_event_loop(_make_presence)

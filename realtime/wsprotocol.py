@@ -1,36 +1,35 @@
 """uvicorn's `websockets-sansio` protocol, holding less memory per open socket.
 
     uvicorn yyc3_realtime.asgi:application \
-        --ws yyc3_realtime.wsprotocol:WebSocketProtocol
+        --ws realtime.wsprotocol:WebSocketProtocol
 
-A bare ASGI app on stock `websockets-sansio` costs about 22 KiB per idle socket
-(bench/: the `asgi` peer), more than a raw `websockets` server's whole 16 KiB. Most
-of the difference is state uvicorn keeps for the socket's whole life but needs only
-for a moment (measured with tracemalloc, bytes per socket):
+uvicorn keeps some state for a socket's whole life that it needs only for a
+moment; this class drops or slims it (docs/architecture.md has what each costs):
 
-- the handshake's Request and Response, headers included (~4 KiB): kept in
+- the handshake's Request and Response, headers included: kept in
   `self.request` / `self.response` after the 101 went out; dropped here.
-- the ASGI scope (~2.5 KiB: headers, the query string with its token): uvicorn
-  reads it only to log the handshake, and the application keeps its own copy of
-  what it needs (`yyc3_realtime.sockets.SocketEntry`), so it is emptied once the
-  handshake is over. Emptied in place: middleware frames above the application
-  (uvicorn's proxy-headers one) still refer to it. An application served by this
-  protocol must therefore copy what it needs from the scope while connecting.
-- an `asyncio.Queue` for received events (~2.3 KiB: the object, its dict and three
-  deques): replaced by `ReceiveQueue`, one list and at most one waiter.
-- an `asyncio.Event` for write flow control (~1.4 KiB): replaced by `Flag`.
+- the ASGI scope (headers, the query string with its token): uvicorn reads it
+  only to log the handshake, and the application keeps its own copy of what it
+  needs (`realtime.entry.SocketEntry`), so it is emptied once the handshake is
+  over. Emptied in place: middleware frames above the application (uvicorn's
+  proxy-headers one) still refer to it. An application served by this protocol
+  must therefore copy what it needs from the scope while connecting.
+- an `asyncio.Queue` for received events: replaced by `ReceiveQueue`, one list
+  and at most one waiter.
+- an `asyncio.Event` for write flow control: replaced by `Flag`.
 
 It also reads ahead. uvicorn stops reading a socket after each message it receives
 and starts again once the application took it: two `epoll_ctl` calls and selector
-bookkeeping per message, 5 % of the server's CPU on the persist benchmark. This
-class stops reading only once `WS_RECEIVE_AHEAD_BYTES` of received messages
-(each counted with MESSAGE_OVERHEAD bytes more than its payload) wait for the
-application, so a client that sends faster than the server handles its messages
-still meets backpressure, with a bounded buffer.
+bookkeeping per message. This class stops reading only once
+`WS_RECEIVE_AHEAD_BYTES` of received messages (each counted with MESSAGE_OVERHEAD
+bytes more than its payload) wait for the application, so a client that sends
+faster than the server handles its messages still meets backpressure, with a
+bounded buffer.
 
-Behaviour is uvicorn's own: the replacements offer exactly the methods it calls, and
-`tests/yyc3_realtime/test_wsprotocol.py` runs the protocol in a real uvicorn process
-and fails if an upgrade renames what this class relies on.
+Behaviour is uvicorn's own: the replacements offer exactly the methods it calls.
+What this class relies on is declared in `realtime.internals` and checked when this
+module is imported (uvicorn imports it at startup); `tests/realtime/test_wsprotocol.py`
+runs the protocol in a real uvicorn process.
 """
 
 from __future__ import annotations
@@ -40,6 +39,10 @@ import asyncio
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
     WebSocketsSansIOProtocol,
 )
+
+from realtime.internals import check_uvicorn
+
+check_uvicorn()
 
 
 class Flag:

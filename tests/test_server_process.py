@@ -44,7 +44,7 @@ COMMANDS = {
         "--port",
         "{port}",
         "--ws",
-        "yyc3_realtime.wsprotocol:WebSocketProtocol",
+        "realtime.wsprotocol:WebSocketProtocol",
     ],
 }
 APP = "yyc3_realtime.asgi:application"
@@ -342,7 +342,7 @@ def test_chat_round_trip_between_two_clients(server):
 def test_chats_over_several_rooms_reach_another_process_in_order(template, tmp_path):
     """Two processes of one deployment. Chats sent back to back into three rooms
     are stored in shared batches, which reach the other process as one Redis
-    message (yyc3_realtime/layers.py); there every room's chats arrive, in order."""
+    message (realtime/layers.py); there every room's chats arrive, in order."""
     env = {"LIVE_STREAM_SLOW_MODE_SECONDS": "0"}
     first = Server("uvicorn", tmp_path / "a", template, **env)
     second = None

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, sockets through `SocketEntry`."""
+"""ASGI entry point: HTTP through Django, sockets through the runtime's
+`SocketEntry`, and the lifespan that stops the runtime on shutdown."""
 
 import os
 
@@ -10,13 +11,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from realtime.entry import SocketEntry  # noqa: E402
+from realtime.lifespan import lifespan  # noqa: E402
 from yyc3_realtime.routing import websocket_urlpatterns  # noqa: E402
-from yyc3_realtime.sockets import SocketEntry  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Origin check, JWT and routing in one step: see yyc3_realtime/sockets.py.
+        # Origin check, JWT and routing in one step: see realtime/entry.py.
         "websocket": SocketEntry(websocket_urlpatterns),
+        "lifespan": lifespan,
     }
 )

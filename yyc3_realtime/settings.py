@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "channels",
+    "realtime",
     "chat",
     "notifications",
 ]
@@ -178,7 +179,7 @@ if REDIS_URL and CHANNEL_LAYER_BACKEND == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
             # channels-redis's pub/sub layer plus group_send_batch (layers.py)
-            "BACKEND": "yyc3_realtime.layers.PubSubChannelLayer",
+            "BACKEND": "realtime.layers.PubSubChannelLayer",
             "CONFIG": {
                 "hosts": [_REDIS_HOST],
                 "prefix": CHANNEL_LAYER_PREFIX,
@@ -259,7 +260,7 @@ WS_MESSAGES_BURST = env_int("WS_MESSAGES_BURST", 20, 1)
 # Frames queued for a client that stopped reading before it is closed (1013).
 WS_OUTBOX_LIMIT = env_int("WS_OUTBOX_LIMIT", 1000, 1)
 # Received messages (bytes) a socket buffers for the application before uvicorn
-# stops reading it (with yyc3_realtime.wsprotocol; stock uvicorn: one message).
+# stops reading it (with realtime.wsprotocol; stock uvicorn: one message).
 WS_RECEIVE_AHEAD_BYTES = env_int("WS_RECEIVE_AHEAD_BYTES", 65536, 1)
 # Messages of one connection being finished (chats being stored) while the next
 # is read; past this the connection waits for its oldest.
@@ -279,7 +280,7 @@ if "membership_expiry" in _layer_config:
         )
     # After Redis lost the member records: long enough for every process to renew.
     _layer_config["membership_grace"] = 2 * WS_GROUP_REFRESH_SECONDS
-# User topics share this many channel-layer groups (see chat/hub.py).
+# User topics share this many channel-layer groups (see realtime/topics.py).
 WS_USER_GROUP_SHARDS = env_int("WS_USER_GROUP_SHARDS", 64, 1)
 # How long a process holds a room's chat while an earlier one is still on its way.
 WS_ORDER_HOLD_SECONDS = env_float("WS_ORDER_HOLD_SECONDS", 0.5)

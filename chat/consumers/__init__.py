@@ -7,7 +7,7 @@ from chat.consumers.gateway import GatewayConsumer
 from chat.consumers.live_stream import LiveStreamConsumer
 
 ROOM_CONSUMERS = {
-    consumer.policy.room_type: consumer
+    consumer.rules.room_type: consumer
     for consumer in (
         DramaChatConsumer,
         LiveStreamConsumer,
@@ -15,8 +15,5 @@ ROOM_CONSUMERS = {
         CulturalCircleConsumer,
     )
 }
-POLICIES = {
-    room_type: consumer.policy for room_type, consumer in ROOM_CONSUMERS.items()
-}
 
-__all__ = ["GatewayConsumer", "POLICIES", "ROOM_CONSUMERS"]
+__all__ = ["GatewayConsumer", "ROOM_CONSUMERS"]

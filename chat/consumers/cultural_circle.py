@@ -1,23 +1,15 @@
 """cultural_circle: standing communities that exist before anyone joins.
 
 Circles are made in admin or with `POST /api/rooms/` by staff or holders of the
-`chat.add_room` permission; joining one keeps a membership
-(`GET /api/rooms/<roomId>/members/`); history is kept without expiry.
+`chat.add_room` permission; joining a missing circle is room_not_found; joining
+one keeps a membership (`GET /api/rooms/<roomId>/members/`); history is kept
+without expiry.
 """
 
-from chat.consumers.policy import RoomPolicy
 from chat.consumers.route import RoomConsumer
 from chat.models import RoomType
-
-
-class CulturalCirclePolicy(RoomPolicy):
-    """Joining a missing circle is room_not_found; joining keeps a membership."""
+from chat.room_types import RULES
 
 
 class CulturalCircleConsumer(RoomConsumer):
-    policy = CulturalCirclePolicy(
-        room_type=RoomType.CULTURAL_CIRCLE,
-        create_on_join="never",
-        create_via_api="permitted",
-        record_membership=True,
-    )
+    rules = RULES[RoomType.CULTURAL_CIRCLE]

@@ -1,6 +1,6 @@
 """Room handlers shared by every route: join, leave, chat, history.
 
-What differs between room types comes from the room's policy (`chat.consumers.policy`);
+What differs between room types comes from the room's rules (`chat.room_types`);
 nothing here tests a room's type.
 """
 
@@ -8,33 +8,31 @@ from channels.db import database_sync_to_async
 
 from django.conf import settings
 
-from chat import events, protocol, selectors, services
-from chat.batching import get_writer
-from chat.consumers.policy import JoinedRoom, RoomPolicy
+from chat import events, frames, selectors, services
 from chat.exceptions import Forbidden, InvalidMessage, NotInRoom, RoomTypeMismatch
-from chat.hub import get_hub, room_topic
 from chat.models import Room
-from chat.presence import get_presence
+from chat.room_types import RULES, JoinedRoom, OnJoin
+from chat.slow_mode import SlowMode
+from chat.viewer_counts import ViewerCounts
+from chat.writer import ChatWriter
+from realtime import Connection, room_topic, runtime, wire
+from realtime.inbound import Inbound
+
+# The names of a connection's assistant-reply tasks start with this and the room.
+ASSISTANT_TASK = "ai-reply"
 
 
-def policies() -> dict[str, RoomPolicy]:
-    from chat.consumers import POLICIES
-
-    return POLICIES
-
-
-def _open_room(*, room_id: str, room_type: str | None, user) -> tuple[Room, RoomPolicy]:
-    policy = policies().get(room_type) if room_type else None
+def _open_room(*, room_id: str, room_type: str | None, user) -> Room:
+    rules = RULES.get(room_type) if room_type else None
     room = services.room_open_for_join(
         room_id=room_id,
         room_type=room_type,
         user=user,
-        create=policy.create_on_join if policy else "never",
+        create=rules.create_on_join if rules else OnJoin.NEVER,
     )
-    policy = policies()[room.room_type]
-    if policy.record_membership:
+    if RULES[room.room_type].record_membership:
         services.room_member_add(room=room, user=user)
-    return room, policy
+    return room
 
 
 def _recent(*, joined: JoinedRoom) -> list[dict]:
@@ -74,11 +72,15 @@ def _chat_draft(*, joined: JoinedRoom, user, data: dict) -> services.ChatDraft:
     )
 
 
-class RoomsMixin:
-    """Room membership of one connection; mixed into the base consumer."""
+class RoomsMixin(Connection):
+    """Room membership of one connection, and the room message handlers."""
 
     # A room-type route serves one room: chat and history default to it.
     default_room_id: str | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rooms: dict[str, JoinedRoom] = {}
 
     def room_id_of(self, data: dict) -> str:
         room_id = data.get("roomId") or self.default_room_id
@@ -106,27 +108,27 @@ class RoomsMixin:
         if joined is None:
             if len(self.rooms) >= settings.WS_MAX_ROOMS_PER_CONNECTION:
                 raise Forbidden("joined too many rooms on this connection")
-            room, policy = await database_sync_to_async(_open_room)(
+            room = await database_sync_to_async(_open_room)(
                 room_id=room_id, room_type=room_type, user=self.user
             )
-            policy.remember_room(room)
+            runtime().state(SlowMode).remember_room(room)
             joined = JoinedRoom(
                 pk=room.pk,
                 room_id=room.room_id,
                 room_type=room.room_type,
                 title=room.title,
-                policy=policy,
+                rules=RULES[room.room_type],
                 owner_id=room.owner_id,
             )
             self.rooms[room_id] = joined
             # Subscribe before reading recent history: a message committed after
             # the read is published after the subscription, so none is lost.
             try:
-                await get_hub().subscribe(room_topic(joined.pk), self)
+                await self.subscribe(room_topic(joined.pk))
             except Exception:
                 del self.rooms[room_id]  # not joined: the client may try again
                 raise
-            mine, count = await get_presence().join(
+            mine, count = await runtime().presence.join(
                 selectors.room_presence_key(joined.pk), self.user_id, self.conn_id
             )
             newly_joined = True
@@ -135,8 +137,8 @@ class RoomsMixin:
             count = await selectors.room_online_count(room_pk=joined.pk)
         recent = await database_sync_to_async(_recent)(joined=joined)
         room = {"roomId": room_id, "roomType": joined.room_type, "title": joined.title}
-        self.send_frame(protocol.room_state(room, count, recent, request_id))
-        if mine == 1 and joined.policy.announce_presence(count):
+        self.send_frame(frames.room_state(room, count, recent, request_id))
+        if mine == 1 and joined.rules.announce_presence(count):
             await events.apresence(
                 room_pk=joined.pk,
                 kind="user_joined",
@@ -144,19 +146,19 @@ class RoomsMixin:
                 user_id=self.user_id,
                 user_name=self.user_name,
             )
-        if newly_joined:
-            await joined.policy.on_joined(self, joined, count)
+        if newly_joined and joined.rules.counts_viewers:
+            runtime().state(ViewerCounts).watch(joined, count)
 
     async def leave(self, joined: JoinedRoom, announce: bool = True) -> None:
         """Leave a room; user_left goes out when the user's last connection left."""
         if self.rooms.pop(joined.room_id, None) is None:
             return
-        await get_hub().unsubscribe(room_topic(joined.pk), self)
-        mine, count = await get_presence().leave(
+        await self.unsubscribe(room_topic(joined.pk))
+        mine, count = await runtime().presence.leave(
             selectors.room_presence_key(joined.pk), self.user_id, self.conn_id
         )
         # The size with this user still in it, as when they joined.
-        if announce and mine == 0 and joined.policy.announce_presence(count + 1):
+        if announce and mine == 0 and joined.rules.announce_presence(count + 1):
             await events.apresence(
                 room_pk=joined.pk,
                 kind="user_left",
@@ -164,9 +166,12 @@ class RoomsMixin:
                 user_id=self.user_id,
                 user_name=self.user_name,
             )
-        await joined.policy.on_left(self, joined, count)
+        if joined.rules.counts_viewers:
+            runtime().state(ViewerCounts).unwatch_if_empty(joined)
+        if joined.rules.assistant_replies:
+            self.cancel_tasks(f"{ASSISTANT_TASK}:{joined.pk}:")
 
-    async def leave_all_rooms(self) -> None:
+    async def closing(self) -> None:
         for joined in list(self.rooms.values()):
             await self.leave(joined)
 
@@ -174,7 +179,7 @@ class RoomsMixin:
         for joined in list(self.rooms.values()):
             if room_topic(joined.pk) == topic:
                 self.send_frame(
-                    protocol.error(
+                    wire.error(
                         "room_closed",
                         "the room was closed",
                         None,
@@ -185,23 +190,28 @@ class RoomsMixin:
 
     # --- handlers ----------------------------------------------------------------
 
-    async def on_join_room(self, inbound: protocol.Inbound) -> None:
+    async def on_join_room(self, inbound: Inbound) -> None:
         await self.join(
             inbound.data["roomId"], inbound.data["roomType"], inbound.request_id
         )
 
-    async def on_leave_room(self, inbound: protocol.Inbound) -> None:
+    async def on_leave_room(self, inbound: Inbound) -> None:
         joined = self.joined_room(inbound.data["roomId"])
         await self.pipeline_settled()  # the sender sees its last chats first
         await self.leave(joined)
 
-    async def on_chat(self, inbound: protocol.Inbound) -> None:
+    async def on_chat(self, inbound: Inbound) -> None:
         joined = self.joined_room(self.room_id_of(inbound.data))
-        await joined.policy.check_chat(self, joined, inbound.data)
-        stored = get_writer().submit(
-            _chat_draft(joined=joined, user=self.user, data=inbound.data)
+        joined.rules.check_anchors(inbound.data)
+        await runtime().state(SlowMode).check(self.user, joined)
+        if joined.rules.assistant_replies:
+            await services.assistant_quota_check(user=self.user)
+        stored = (
+            runtime()
+            .state(ChatWriter)
+            .submit(_chat_draft(joined=joined, user=self.user, data=inbound.data))
         )
-        if joined.policy.pipeline_chats:
+        if joined.rules.pipeline_chats:
             # Read the next message while this one is stored: a sender's chats
             # then share a transaction instead of each waiting for the last.
             await self.pipeline(
@@ -217,16 +227,22 @@ class RoomsMixin:
         """Called once a chat is stored (and, when new, published to the room)."""
         if not created:
             # A retry of a message already stored: answer this connection only.
-            self.send_frame(protocol.chat(data))
+            self.send_frame(frames.chat(data))
             return
-        joined.policy.after_chat(self, joined, data)
+        if joined.rules.assistant_replies:
+            # A task of the connection: leaving the room or closing cancels it.
+            stream_id = services.new_stream_id()
+            self.spawn(
+                f"{ASSISTANT_TASK}:{joined.pk}:{stream_id}",
+                services.assistant_answer(
+                    room=joined, prompt=data, stream_id=stream_id
+                ),
+            )
 
-    async def on_history(self, inbound: protocol.Inbound) -> None:
+    async def on_history(self, inbound: Inbound) -> None:
         await self.pipeline_settled()  # the history includes the chats sent before
         room_id = self.room_id_of(inbound.data)
         messages, has_more = await database_sync_to_async(_history)(
             user=self.user, room_id=room_id, data=inbound.data
         )
-        self.send_frame(
-            protocol.history(room_id, messages, has_more, inbound.request_id)
-        )
+        self.send_frame(frames.history(room_id, messages, has_more, inbound.request_id))

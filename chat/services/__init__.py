@@ -1,6 +1,11 @@
 """Writes, each one transaction; pushes go through `chat.events` after commit."""
 
-from chat.services.chat_store import ChatDraft
+from chat.services.assistant import (
+    assistant_answer,
+    assistant_quota_check,
+    new_stream_id,
+)
+from chat.services.chat_store import ChatDraft, Outcome
 from chat.services.messages import (
     assistant_message_create,
     message_create,
@@ -23,6 +28,10 @@ from chat.services.rooms import (
 
 __all__ = [
     "ChatDraft",
+    "Outcome",
+    "assistant_answer",
+    "assistant_quota_check",
+    "new_stream_id",
     "assistant_message_create",
     "member_ban",
     "member_mute",

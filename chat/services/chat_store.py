@@ -1,7 +1,7 @@
 """The SQL of storing a batch of chats: the hot write path, hand-written.
 
 One batch is the chats that arrived while the previous one was being written
-(`chat.batching`). For each chat: return the stored message when the same user
+(`chat.writer`). For each chat: return the stored message when the same user
 already stored its `client_msg_id` in that room, refuse a banned or muted
 sender, hand out the room's next sequence numbers under the room's row lock (so
 ids in a room follow commit order), insert.
@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from chat.exceptions import ClientError, Forbidden, Muted, RoomClosed
+from chat.frames import chat_data, message_data
 from chat.models import ChatMessage, Room, RoomMember, format_message_id
-from chat.protocol import iso
-from chat.selectors import chat_data, message_data, user_display_name
+from chat.selectors import user_display_name
+from realtime.wire import iso
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Chat writes. Chats are stored in batches: every chat that arrived while the
 previous batch was being written is stored at once (group commit; see
-`chat.batching`); the SQL is in `chat.services.chat_store`."""
+`chat.writer`); the SQL is in `chat.services.chat_store`."""
 
 from datetime import datetime
 
@@ -9,8 +9,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat.exceptions import ClientError, ContentBlocked, RoomClosed
+from chat.frames import message_data
 from chat.models import ChatMessage, Room
-from chat.selectors import message_data
+from chat.room_types import RoomRef
 from chat.services.chat_store import ChatDraft, Outcome, chats_store, take_seqs
 
 
@@ -81,10 +82,10 @@ def _next_seq(room_pk: int) -> int:
 
 
 @transaction.atomic
-def assistant_message_create(*, room: Room, text: str, reply_to: str) -> dict:
+def assistant_message_create(*, room: RoomRef, text: str, reply_to: str) -> dict:
     """Store the AI assistant's reply; return its wire data."""
     message = ChatMessage.objects.create(
-        room=room,
+        room_id=room.pk,
         seq=_next_seq(room.pk),
         sender=None,
         sender_name=settings.AI_ASSISTANT_NAME,

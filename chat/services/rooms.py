@@ -14,6 +14,7 @@ from chat.exceptions import (
     RoomTypeMismatch,
 )
 from chat.models import Drama, Room, RoomMember, RoomType
+from chat.room_types import OnJoin, ViaApi
 from chat.selectors import room_get_for_join
 
 DRAMA_ROOM_RE = re.compile(r"^drama-([1-9][0-9]{0,17})$")
@@ -26,12 +27,11 @@ GENERATED_ID_PREFIX = {
 
 
 def room_open_for_join(
-    *, room_id: str, room_type: str | None, user, create: str
+    *, room_id: str, room_type: str | None, user, create: OnJoin
 ) -> Room:
     """Return the room `user` may join, creating it when the type's rule allows.
 
-    `create` is the room type's rule: "never", "anyone", "owner" (the joiner owns
-    it) or "drama" (the id names an existing Drama: `drama-<pk>`). Joining an
+    `create` is the room type's rule (`OnJoin`). Joining an
     existing room only reads: no transaction, so no SQLite write lock, which a
     crowd joining a live stream would otherwise queue on behind the chat writes.
     """
@@ -53,19 +53,19 @@ def room_open_for_join(
 
 @transaction.atomic
 def _room_create_on_join(
-    *, room_id: str, room_type: str | None, user, create: str
+    *, room_id: str, room_type: str | None, user, create: OnJoin
 ) -> Room:
     if (
-        create == "never"
+        create == OnJoin.NEVER
         or room_type is None
         or _reserved_for_other_type(room_id, room_type)
         or Room.objects.filter(room_id=room_id).exists()
     ):
         raise RoomNotFound()
     defaults: dict = {"room_type": room_type, "title": room_id}
-    if create == "owner":
+    if create == OnJoin.OWNER:
         defaults["owner"] = user
-    elif create == "drama":
+    elif create == OnJoin.DRAMA:
         match = DRAMA_ROOM_RE.match(room_id)
         drama = Drama.objects.filter(pk=int(match.group(1))).first() if match else None
         if drama is None:
@@ -94,17 +94,14 @@ def room_create(
     room_type: str,
     room_id: str | None,
     title: str,
-    create: str,
+    create: ViaApi,
     record_membership: bool,
 ) -> Room:
-    """Create a room through the API under the type's rule; the creator owns it.
-
-    `create` is the rule: "owner" (anyone, for a room of their own), "permitted"
-    (staff or the `chat.add_room` permission) or "never".
-    """
-    if create == "never":
+    """Create a room through the API under the type's rule (`ViaApi`); the
+    creator owns it."""
+    if create == ViaApi.NEVER:
         raise InvalidMessage(f"{room_type} rooms are not created through the API")
-    if create == "permitted" and not user_may_create_rooms(user):
+    if create == ViaApi.PERMITTED and not user_may_create_rooms(user):
         raise Forbidden(f"you may not create {room_type} rooms")
     room_id = room_id or f"{GENERATED_ID_PREFIX[room_type]}-{secrets.token_hex(8)}"
     if _reserved_for_other_type(room_id, room_type):

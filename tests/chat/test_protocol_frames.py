@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from chat import exceptions, protocol
+from chat import exceptions, frames, protocol
+from chat.frames import message_data
 from chat.models import ChatMessage
-from chat.selectors import message_data
+from notifications import frames as notification_frames
+from realtime import wire
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 ROOM_TYPES = {"drama_chat", "live_stream", "ai_assistant", "cultural_circle"}
@@ -298,22 +300,22 @@ def sample_chat_data(**fields: Any) -> dict:
 # One call per builder: `frame type -> calls`. A builder missing here fails
 # `test_every_builder_has_a_sample`.
 BUILDER_SAMPLES: dict[str, list[Callable[[], dict]]] = {
-    "pong": [lambda: protocol.pong(), lambda: protocol.pong("r-1")],
-    "auth_success": [lambda: protocol.auth_success("7", "client-uuid")],
+    "pong": [lambda: wire.pong(), lambda: wire.pong("r-1")],
+    "auth_success": [lambda: wire.auth_success("7", "client-uuid")],
     "auth_error": [
-        lambda: protocol.auth_error(),
-        lambda: protocol.auth_error("deviceType must be web, mobile or desktop"),
+        lambda: wire.auth_error(),
+        lambda: wire.auth_error("deviceType must be web, mobile or desktop"),
     ],
     "error": [
-        lambda: protocol.error("unknown_type", "unknown message type", "bogus"),
-        lambda: protocol.error("invalid_json", "invalid JSON", None),
-        lambda: protocol.error(
+        lambda: wire.error("unknown_type", "unknown message type", "bogus"),
+        lambda: wire.error("invalid_json", "invalid JSON", None),
+        lambda: wire.error(
             "rate_limited", "slow down", "chat", "r-2", {"retryAfterMs": 120}
         ),
-        lambda: protocol.error(
+        lambda: wire.error(
             "room_closed", "the room was closed", None, extra={"roomId": "room-001"}
         ),
-        lambda: protocol.error(
+        lambda: wire.error(
             "ai_unavailable",
             "the assistant is unavailable",
             "chat",
@@ -325,73 +327,82 @@ BUILDER_SAMPLES: dict[str, list[Callable[[], dict]]] = {
         ),
     ],
     "presence_event": [
-        lambda: protocol.presence_event("user_joined", "room-001", "7", "张三"),
-        lambda: protocol.presence_event("user_left", "room-001", "7", "张三"),
+        lambda: frames.presence_event("user_joined", "room-001", "7", "张三"),
+        lambda: frames.presence_event("user_left", "room-001", "7", "张三"),
     ],
     "room_state": [
-        lambda: protocol.room_state(
+        lambda: frames.room_state(
             {"roomId": "room-001", "roomType": "drama_chat", "title": "河洛"},
             3,
             [sample_chat_data()],
             "r-3",
         ),
-        lambda: protocol.room_state(
+        lambda: frames.room_state(
             {"roomId": "c", "roomType": "cultural_circle", "title": ""}, 0, []
         ),
     ],
     "history": [
-        lambda: protocol.history("room-001", [sample_chat_data()], True, "r-4"),
-        lambda: protocol.history("room-001", [], False),
+        lambda: frames.history("room-001", [sample_chat_data()], True, "r-4"),
+        lambda: frames.history("room-001", [], False),
     ],
     "chat": [
-        lambda: protocol.chat(sample_chat_data()),
-        lambda: protocol.chat(
+        lambda: frames.chat(sample_chat_data()),
+        lambda: frames.chat(
             sample_chat_data(client_msg_id="m-1", episode=3, playback_ms=61000)
         ),
-        lambda: protocol.chat(
+        lambda: frames.chat(
             {
                 **sample_chat_data(reply_to="000000000041-1092"),
                 "senderId": "assistant",
             }
         ),
     ],
-    "presence_count": [lambda: protocol.presence_count("live-1", 12)],
+    "presence_count": [lambda: frames.presence_count("live-1", 12)],
     "message_deleted": [
-        lambda: protocol.message_deleted("room-001", "000000000042-1093")
+        lambda: frames.message_deleted("room-001", "000000000042-1093")
     ],
-    "ai_delta": [
-        lambda: protocol.ai_delta("ai-1", "000000000042-1093", "reply-1", "洛")
-    ],
+    "ai_delta": [lambda: frames.ai_delta("ai-1", "000000000042-1093", "reply-1", "洛")],
     "notification": [
-        lambda: protocol.notification(
+        lambda: notification_frames.notification(
             {
                 "id": "17",
                 "type": "system",
                 "title": "系统通知",
                 "content": "您的短剧已审核通过",
-                "timestamp": protocol.iso(NOW),
+                "timestamp": wire.iso(NOW),
             }
         )
     ],
     "notification_summary": [
-        lambda: protocol.notification_summary(2, "17"),
-        lambda: protocol.notification_summary(0, None),
+        lambda: notification_frames.notification_summary(2, "17"),
+        lambda: notification_frames.notification_summary(0, None),
     ],
     "drama_update": [
-        lambda: protocol.drama_update("5", "河洛传奇", "approved", ["status"], NOW)
+        lambda: notification_frames.drama_update(
+            "5", "河洛传奇", "approved", ["status"], NOW
+        )
     ],
 }
 
-# Functions of chat.protocol that return a dict but do not build frames.
-NOT_BUILDERS = {"frame", "parse_frame"}
+# The modules that build every frame the server sends.
+BUILDER_MODULES = (frames, notification_frames, wire)
+# Functions of those that return a dict but do not build frames.
+NOT_BUILDERS = {"frame", "chat_data", "message_data", "room_data"}
 
 
 def protocol_builders() -> set[str]:
     names = set()
-    for name, fn in vars(protocol).items():
+    for module in BUILDER_MODULES:
+        names |= _builders_of(module)
+    return names
+
+
+def _builders_of(module) -> set[str]:
+    names = set()
+    for name, fn in vars(module).items():
         if (
             not inspect.isfunction(fn)
-            or fn.__module__ != protocol.__name__
+            or fn.__module__ != module.__name__
             or name.startswith(("_", "validate"))
             or name in NOT_BUILDERS
         ):
@@ -405,7 +416,7 @@ def protocol_builders() -> set[str]:
 def test_every_builder_has_a_sample():
     missing = protocol_builders() - set(BUILDER_SAMPLES)
     assert not missing, (
-        f"chat.protocol builders {sorted(missing)} have no sample in "
+        f"frame builders {sorted(missing)} have no sample in "
         "BUILDER_SAMPLES (and maybe no schema in SCHEMAS): add them"
     )
 
@@ -423,12 +434,12 @@ def test_builder_output_matches_the_schema(build):
 
 
 def test_seed_frames_have_the_seed_shapes_exactly():
-    assert set(protocol.pong()) == {"type", "timestamp"}
-    assert protocol.auth_success("7", "s") == {
+    assert set(wire.pong()) == {"type", "timestamp"}
+    assert wire.auth_success("7", "s") == {
         "type": "auth_success",
         "data": {"userId": "7", "sessionId": "s"},
     }
-    assert protocol.auth_error() == {
+    assert wire.auth_error() == {
         "type": "auth_error",
         "data": {"error": INVALID_TOKEN},
     }
@@ -441,21 +452,21 @@ def test_seed_frames_have_the_seed_shapes_exactly():
         "messageType": "text",
         "timestamp": "2026-01-02T03:04:05.678Z",
     }
-    joined = protocol.presence_event("user_joined", "room-001", "7", "张三")
+    joined = frames.presence_event("user_joined", "room-001", "7", "张三")
     assert set(joined["data"]) == {"roomId", "userId", "userName", "timestamp"}
 
 
 def test_pong_carries_server_time_in_milliseconds():
     before = int(datetime.now(UTC).timestamp() * 1000)
-    stamp = protocol.pong()["timestamp"]
+    stamp = wire.pong()["timestamp"]
     after = int(datetime.now(UTC).timestamp() * 1000)
     assert before <= stamp <= after
 
 
 def test_request_id_is_echoed_only_when_given():
-    assert protocol.pong("abc")["requestId"] == "abc"
-    assert "requestId" not in protocol.history("r", [], False)
-    assert protocol.error("muted", "m", "chat", "q")["requestId"] == "q"
+    assert wire.pong("abc")["requestId"] == "abc"
+    assert "requestId" not in frames.history("r", [], False)
+    assert wire.error("muted", "m", "chat", "q")["requestId"] == "q"
 
 
 def test_every_socket_error_code_is_a_contract_code():

@@ -184,7 +184,7 @@ def push_failures(caplog) -> list[logging.LogRecord]:
     return [
         r
         for r in caplog.records
-        if r.name == "chat.events" and r.levelno >= logging.ERROR
+        if r.name == "realtime.pushes" and r.levelno >= logging.ERROR
     ]
 
 

@@ -1,4 +1,4 @@
-"""yyc3_realtime.auth: the socket's user, loaded with few fields.
+"""realtime.auth: the socket's user, loaded with few fields.
 
 Bad tokens of every kind (deleted or inactive user included) are covered end to
 end in tests/chat/test_ws_connect_auth.py.
@@ -7,7 +7,7 @@ end in tests/chat/test_ws_connect_auth.py.
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
-from yyc3_realtime.auth import SOCKET_USER_FIELDS, AuthFailed, authenticate_token
+from realtime.auth import SOCKET_USER_FIELDS, AuthFailed, authenticate_token
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,10 @@ import asyncio
 import pytest
 import pytest_asyncio
 
-from chat import hub
 from chat.models import Room, RoomType
-from chat.presence import get_presence
+from realtime import hub
+from realtime.process import runtime
+from realtime.topics import group_name, room_topic, user_topic
 from tests import ws
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -31,7 +32,7 @@ async def room_socket(connect_ready, alice, token_for):
 async def test_a_late_earlier_chat_is_delivered_first(room_socket, settings):
     settings.WS_ORDER_HOLD_SECONDS = 5
     room, sock = room_socket
-    topic = hub.room_topic(room.pk)
+    topic = room_topic(room.pk)
     await hub.publish_in_order([(topic, 1, [chat_text(1)])])
     assert (await ws.recv(sock))["data"]["message"] == "m1"
     await hub.publish_in_order([(topic, 3, [chat_text(3), chat_text(4)])])
@@ -44,7 +45,7 @@ async def test_a_late_earlier_chat_is_delivered_first(room_socket, settings):
 async def test_a_lost_chat_holds_the_next_only_for_the_hold_time(room_socket, settings):
     settings.WS_ORDER_HOLD_SECONDS = 0.1
     room, sock = room_socket
-    topic = hub.room_topic(room.pk)
+    topic = room_topic(room.pk)
     await hub.publish_in_order([(topic, 1, [chat_text(1)])])
     await ws.recv(sock)
     await hub.publish_in_order([(topic, 3, [chat_text(3)])])  # 2 never comes
@@ -53,8 +54,8 @@ async def test_a_lost_chat_holds_the_next_only_for_the_hold_time(room_socket, se
 
 async def test_user_topics_share_sharded_groups(settings):
     settings.WS_USER_GROUP_SHARDS = 8
-    assert hub.group_name(hub.user_topic(3)) == hub.group_name(hub.user_topic(11))
-    assert hub.group_name(hub.user_topic(3)) != hub.group_name(hub.user_topic(4))
+    assert group_name(user_topic(3)) == group_name(user_topic(11))
+    assert group_name(user_topic(3)) != group_name(user_topic(4))
 
 
 async def test_a_user_push_reaches_only_that_user_in_a_shared_shard(
@@ -64,7 +65,7 @@ async def test_a_user_push_reaches_only_that_user_in_a_shared_shard(
     a, b = await amake_user("shard-a"), await amake_user("shard-b")
     sock_a = await connect_ready(token=token_for(a))
     sock_b = await connect_ready(token=token_for(b))
-    await hub.publish(hub.user_topic(a.pk), '{"type":"notification","data":{}}')
+    await hub.publish(user_topic(a.pk), '{"type":"notification","data":{}}')
     assert (await ws.recv(sock_a))["type"] == "notification"
     assert await ws.nothing_more(sock_b)
 
@@ -72,7 +73,7 @@ async def test_a_user_push_reaches_only_that_user_in_a_shared_shard(
 @pytest.mark.redis
 async def test_presence_comes_back_after_redis_loses_it(room_socket):
     room, _ = room_socket
-    presence = get_presence()
+    presence = runtime().presence
     key = f"room.{room.pk}"
     assert await presence.count(key) == 1
     await presence.redis.delete(*presence._keys(key))  # what a Redis restart does
@@ -97,7 +98,7 @@ async def test_one_publish_carries_several_rooms_each_in_order(
         await ws.recv_type(sock, "user_joined")
         socks[room.pk] = sock
     (a, sa), (b, sb), (c, sc) = socks.items()
-    topic = hub.room_topic
+    topic = room_topic
     await hub.publish_in_order(
         [
             (topic(a), 1, [chat_text(1), chat_text(2)]),

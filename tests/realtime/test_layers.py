@@ -1,4 +1,4 @@
-"""yyc3_realtime.layers: group_send_batch against a real Redis.
+"""realtime.layers: group_send_batch against a real Redis.
 
 Two layer instances stand for two server processes: each has its own Redis
 connections and its own channel, as a uvicorn worker would.
@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from django.conf import settings
 
-from yyc3_realtime.layers import PubSubChannelLayer
+from realtime.layers import PubSubChannelLayer
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.redis]
 

@@ -13,9 +13,10 @@ import pytest
 import pytest_asyncio
 import redis
 
-from chat import hub
 from chat.models import Room, RoomType
-from chat.presence import get_presence
+from realtime import hub
+from realtime.process import runtime
+from realtime.topics import room_topic
 from tests import ws
 
 pytestmark = [
@@ -27,7 +28,7 @@ pytestmark = [
 
 BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
-    "pubsub": "yyc3_realtime.layers.PubSubChannelLayer",
+    "pubsub": "realtime.layers.PubSubChannelLayer",
 }
 
 
@@ -110,11 +111,11 @@ async def test_chat_and_presence_survive_a_redis_restart(
     await ws.recv_type(a, "user_joined")
     await ws.join(b, "restart", "cultural_circle")
     key = f"room.{room.pk}"
-    assert await get_presence().count(key) == 2
+    assert await runtime().presence.count(key) == 2
 
     redis_server.stop()
     redis_server.start()  # same port, empty
-    assert await get_presence().count(key) == 0
+    assert await runtime().presence.count(key) == 0
 
     # Probe until a chat flows again (a timed-out receive would cancel the app,
     # so look before reading).
@@ -129,7 +130,7 @@ async def test_chat_and_presence_survive_a_redis_restart(
         while not await a.receive_nothing(0.5):
             frame = await ws.recv(a)
             arrived = arrived or frame["type"] == "chat"
-    assert await get_presence().count(key) == 2
+    assert await runtime().presence.count(key) == 2
 
 
 async def test_a_chat_batch_over_several_rooms_flows_again_after_a_restart(
@@ -164,7 +165,7 @@ async def test_a_chat_batch_over_several_rooms_flows_again_after_a_restart(
         with contextlib.suppress(redis.RedisError, OSError):  # still coming back
             await hub.publish_in_order(
                 [
-                    (hub.room_topic(room.pk), seq, [chat_text(room.room_id, seq)])
+                    (room_topic(room.pk), seq, [chat_text(room.room_id, seq)])
                     for room in rooms
                 ]
             )

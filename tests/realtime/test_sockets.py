@@ -1,4 +1,4 @@
-"""yyc3_realtime.sockets.SocketEntry: Origin, token and route in one step."""
+"""realtime.entry.SocketEntry: Origin, token and route in one step."""
 
 import pytest
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -7,7 +7,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from django.urls import re_path
 
-from yyc3_realtime.sockets import KEPT_SCOPE_KEYS, SocketEntry
+from realtime.entry import KEPT_SCOPE_KEYS, SocketEntry
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

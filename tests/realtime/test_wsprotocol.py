@@ -1,4 +1,4 @@
-"""yyc3_realtime.wsprotocol: uvicorn's websockets-sansio protocol with less state.
+"""realtime.wsprotocol: uvicorn's websockets-sansio protocol with less state.
 
 The protocol runs in a real uvicorn server in this event loop, on a real socket;
 the app is a bare ASGI echo so that only the protocol is under test. The whole
@@ -15,8 +15,8 @@ import pytest_asyncio
 import uvicorn
 from websockets.asyncio.client import connect
 
-from yyc3_realtime import wsprotocol
-from yyc3_realtime.wsprotocol import Flag, ReceiveQueue, WebSocketProtocol
+from realtime.wsprotocol import Flag, ReceiveQueue, WebSocketProtocol
+from realtime import wsprotocol
 
 pytestmark = pytest.mark.asyncio
 

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from chat.ai.base import AIBackend, AIBackendError, get_backend
+from chat.ai import AIBackend, AIBackendError, get_backend
 from chat.ai.offline import OfflineBackend
 from chat.ai.openai_compat import OpenAICompatBackend
 

@@ -9,10 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from chat.consumers import policy as room_policy
+from chat import slow_mode
 from chat.models import ChatMessage, Room, RoomType
-from chat.presence import get_presence
 from chat.selectors import room_presence_key
+from realtime.process import runtime
 from tests import ws
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,9 +87,9 @@ async def test_the_count_comes_from_the_shared_presence_store(route, settings, a
     a, _ = await route.open(alice, "live_stream", LIVE)
     room = await Room.objects.aget(room_id=LIVE)
     elsewhere = ("99999", "conn-on-another-process")
-    await get_presence().join(room_presence_key(room.pk), *elsewhere)
+    await runtime().presence.join(room_presence_key(room.pk), *elsewhere)
     assert (await presence_frames(a, until=2))[-1] == 2
-    await get_presence().leave(room_presence_key(room.pk), *elsewhere)
+    await runtime().presence.leave(room_presence_key(room.pk), *elsewhere)
     assert (await presence_frames(a, until=1))[-1] == 1
 
 
@@ -174,7 +174,7 @@ async def test_a_slow_mode_change_in_admin_applies_to_open_sockets(
     await route.chat(comm, "one")
     await ws.recv_type(comm, "chat", skip=("user_joined",))
     await Room.objects.filter(room_id=LIVE).aupdate(slow_mode_seconds=60)
-    monkeypatch.setattr(room_policy, "ROOM_SETTINGS_TTL", 0)  # instead of waiting
+    monkeypatch.setattr(slow_mode, "ROOM_SETTINGS_TTL", 0)  # instead of waiting
     await route.chat(comm, "two")
     await ws.recv_type(comm, "chat")
     await route.chat(comm, "three")

@@ -1,0 +1,389 @@
+"""One WebSocket connection: lifecycle, authentication, limits, dispatch, sending.
+
+`Connection` is a Channels consumer that reads its ASGI events in place: no
+channel-layer channel per socket and no task per message, as stock channels has
+(`AsyncConsumer.__call__` / `await_many_dispatch`). The process hub
+(`realtime.hub`) subscribes connections to topics and hands them pre-encoded
+frames. Because a connection has no layer channel, channels' group API
+(`group_add`, `channel_layer.group_send` to a handler method) does not work on it
+and raises: subscribe with `self.subscribe(topic)` and publish with
+`realtime.pushes`.
+
+An app subclasses it with `messages` (its `MessageTable`) and one `on_<type>`
+method per handler named there; `ping` and `auth` are handled here. Client
+mistakes raise a ClientError, answered with an `error` frame in one place
+(`answer_failure`); anything else is a server bug: logged, close 1011.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any, ClassVar
+
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from django.conf import settings
+
+from realtime import wire
+from realtime.auth import AuthFailed, aauthenticate_token
+from realtime.errors import ClientError, InvalidMessage, NotAuthenticated, RateLimited
+from realtime.registry import hooks
+from realtime.inbound import (
+    Inbound,
+    MessageTable,
+    frame_too_big,
+    message_type_of,
+    parse_frame,
+    request_id_of,
+)
+from realtime.outbox import Outbox
+from realtime.presence import ADDRESSES, ONLINE
+from realtime.process import runtime
+from realtime.topics import ALL_TOPIC, user_topic
+
+logger = logging.getLogger(__name__)
+
+CLOSE_AUTH = 4001
+CLOSE_KICKED = 4003
+CLOSE_POLICY = 4008
+CLOSE_TOO_MANY = 4029
+CLOSE_TOO_BIG = 1009
+CLOSE_ERROR = 1011
+
+
+class NoLayerChannel(NotImplementedError):
+    """Raised by channels' group API, which a Connection does not use."""
+
+
+class Connection(AsyncWebsocketConsumer):
+    """One WebSocket connection; subclassed by the app's consumers."""
+
+    # The app's client message table (type -> validator -> handler method).
+    messages: ClassVar[MessageTable]
+    # Reached through the process hub, not a layer channel per socket.
+    channel_layer_alias = None
+    groups: ClassVar[list[str]] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user: Any = None
+        self.user_id = ""
+        self.session_id = ""
+        self.conn_id = ""
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.outbox: Outbox | None = None
+        self._auth_timer: asyncio.TimerHandle | None = None
+        self._bad: list[float] = []
+        self._tokens = float(settings.WS_MESSAGES_BURST)
+        self._tokens_at = time.monotonic()
+        self._topics: list[str] = []
+        self._address: str | None = None
+        self._pipelined: deque[asyncio.Future] | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.scope = scope
+        self.base_send = send
+        self.conn_id = runtime().connection_id()
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
+    async def dispatch(self, message: dict) -> None:
+        # Only ASGI events arrive here. Skips channels' per-message hop to the
+        # shared sync thread: database work already runs in database_sync_to_async.
+        kind = message["type"]
+        if kind == "websocket.receive":
+            await self.websocket_receive(message)
+        elif kind == "websocket.connect":
+            await self.websocket_connect(message)
+        elif kind == "websocket.disconnect":
+            await self.websocket_disconnect(message)
+
+    # --- what channels offers and a Connection does not --------------------------
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.groups:
+            raise TypeError(
+                f"{cls.__qualname__}.groups: a Connection joins no layer groups; "
+                "call self.subscribe(topic) instead"
+            )
+
+    @property
+    def channel_layer(self):
+        raise NoLayerChannel(
+            "a Connection has no channel layer: subscribe with self.subscribe(topic)"
+            " and publish with realtime.publish()"
+        )
+
+    @channel_layer.setter
+    def channel_layer(self, value) -> None:
+        raise NoLayerChannel("a Connection has no channel layer")
+
+    # --- sending -----------------------------------------------------------------
+
+    def deliver(self, message: dict) -> None:
+        """Queue an ASGI send message (the hub shares one across sockets)."""
+        if self.outbox is not None:
+            self.outbox.push(message)
+
+    def send_text(self, text: str) -> None:
+        """Queue an encoded frame for this socket alone."""
+        if self.outbox is not None:
+            self.outbox.push({"type": "websocket.send", "text": text})
+
+    def send_frame(self, frame: dict) -> None:
+        """Queue a frame for this socket alone."""
+        self.send_text(wire.encode(frame))
+
+    async def close_with(self, code: int) -> None:
+        """Close after every frame queued so far has gone out."""
+        if self.outbox is None or self.outbox.closed:
+            return
+        await self.outbox.flush()
+        self.outbox.push({"type": "websocket.close", "code": code})
+        self.outbox.closed = True
+
+    def spawn(self, name: str, coro: Coroutine) -> asyncio.Task:
+        """Run `coro` as a task of this connection: cancelled when it closes."""
+        task = asyncio.ensure_future(coro)
+        self.tasks[name] = task
+        task.add_done_callback(lambda _t: self.tasks.pop(name, None))
+        return task
+
+    def cancel_tasks(self, prefix: str) -> None:
+        """Cancel this connection's tasks whose name starts with `prefix`."""
+        for name, task in list(self.tasks.items()):
+            if name.startswith(prefix):
+                task.cancel()
+
+    # --- topics ------------------------------------------------------------------
+
+    async def subscribe(self, topic: str) -> None:
+        """Receive what is published to `topic` (returns once it will)."""
+        await runtime().subscribe(topic, self)
+
+    async def unsubscribe(self, topic: str) -> None:
+        await runtime().unsubscribe(topic, self)
+
+    def control(self, topic: str, action: dict) -> None:
+        """Called by the hub for a server-only instruction: runs its hook."""
+        hook = hooks.control.get(action.get("action", ""))
+        if hook is not None:
+            hook(self, topic, action)
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def connect(self) -> None:
+        info = self.scope["ws"]
+        self.session_id = info["clientId"] or str(uuid.uuid4())
+        self.outbox = Outbox(self.base_send)
+        # auth_error + 4001 needs the handshake accepted first: closing before
+        # accept() turns into an HTTP 403 the client cannot read.
+        await self.accept()
+        if not await self._address_admitted():
+            return
+        if info["auth_error"]:
+            await self.refuse_auth(info["auth_error"])
+        elif self.scope["user"].is_authenticated:
+            await self.authenticated(self.scope["user"], info["lastNotificationId"])
+        else:
+            loop = asyncio.get_running_loop()
+            self._auth_timer = loop.call_later(
+                settings.WS_AUTH_TIMEOUT,
+                lambda: self.spawn("auth-timeout", self.close_with(CLOSE_AUTH)),
+            )
+
+    async def _address_admitted(self) -> bool:
+        limit = settings.WS_MAX_CONNECTIONS_PER_IP
+        if not limit:
+            return True
+        self._address = str((self.scope.get("client") or ("unknown",))[0])
+        mine, _ = await runtime().presence.join(ADDRESSES, self._address, self.conn_id)
+        if mine <= limit:
+            return True
+        self.send_frame(wire.error("rate_limited", "too many connections", None))
+        await self.close_with(CLOSE_TOO_MANY)
+        return False
+
+    async def refuse_auth(self, reason: str) -> None:
+        self.send_frame(wire.auth_error(reason))
+        await self.close_with(CLOSE_AUTH)
+
+    async def authenticated(self, user, last_notification_id: str | None) -> None:
+        """Called once a token proved who this is: limits, topics, auth_success."""
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        self.user, self.user_id = user, str(user.pk)
+        mine, _ = await runtime().presence.join(ONLINE, self.user_id, self.conn_id)
+        if mine > settings.WS_MAX_CONNECTIONS_PER_USER:
+            self.send_frame(
+                wire.error("rate_limited", "too many connections for this user", "auth")
+            )
+            await self.close_with(CLOSE_TOO_MANY)
+            return
+        self._topics = [user_topic(user.pk), ALL_TOPIC]
+        for topic in self._topics:
+            await self.subscribe(topic)
+        self.send_frame(wire.auth_success(self.user_id, self.session_id))
+        await self.after_authenticated(last_notification_id)
+
+    async def after_authenticated(self, last_notification_id: str | None) -> None:
+        """Called after auth_success: runs the apps' `on_authenticated` hooks."""
+        for hook in hooks.authenticated:
+            await hook(self, last_notification_id)
+
+    async def disconnect(self, code: int) -> None:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        for task in list(self.tasks.values()):
+            task.cancel()
+        if self.outbox is not None:
+            self.outbox.cancel()
+        try:
+            await self.closing()
+            for topic in self._topics:
+                await self.unsubscribe(topic)
+            presence = runtime().presence
+            if self.user is not None:
+                await presence.leave(ONLINE, self.user_id, self.conn_id)
+            if self._address is not None:
+                await presence.leave(ADDRESSES, self._address, self.conn_id)
+        except Exception:
+            logger.warning("cleanup after disconnect failed", exc_info=True)
+
+    async def closing(self) -> None:
+        """Called when the socket has closed, before its topics are left."""
+
+    # --- receiving -------------------------------------------------------------------
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None
+    ):
+        ref = request_id = None
+        try:
+            if frame_too_big(text_data, bytes_data):
+                self.send_frame(
+                    wire.error(
+                        "message_too_long",
+                        f"frame larger than {settings.WS_MAX_MESSAGE_BYTES} bytes",
+                        None,
+                    )
+                )
+                await self.close_with(CLOSE_TOO_BIG)
+                return
+            msg = parse_frame(text_data, bytes_data)
+            ref, request_id = message_type_of(msg), request_id_of(msg)
+            self._take_token()
+            spec, inbound = self.messages.validate(msg)
+            if spec.needs_auth and self.user is None:
+                raise NotAuthenticated("send auth with a token first")
+            await getattr(self, spec.handler)(inbound)
+        except Exception as exc:  # noqa: BLE001 - answered or logged in failed()
+            await self.failed(exc, ref, request_id)
+
+    async def failed(self, exc: Exception, ref: str | None, request_id) -> None:
+        """Answer a client mistake with its error frame; close 1011 on a bug."""
+        if self.answer_failure(exc, ref, request_id):
+            await self._count_bad()
+        else:
+            await self.close_with(CLOSE_ERROR)
+
+    def answer_failure(self, exc: BaseException, ref: str | None, request_id) -> bool:
+        """Send a ClientError's frame and return True; log anything else."""
+        if isinstance(exc, ClientError):
+            self.send_frame(
+                wire.error(exc.code, exc.message, ref, request_id, exc.extra)
+            )
+            return True
+        logger.error("error handling a %s message", ref, exc_info=exc)
+        return False
+
+    async def pipeline(
+        self,
+        ref: str,
+        request_id: str | None,
+        pending: asyncio.Future,
+        then: Callable[[Any], None],
+    ) -> None:
+        """Let a message finish in the background while the next is read: once
+        `pending` is done, `then(its result)` runs, or its error is answered.
+        At most WS_MAX_PIPELINED_MESSAGES at a time (then wait for the oldest)."""
+        queue = self._pipelined
+        if queue is None:
+            queue = self._pipelined = deque()
+        while queue and queue[0].done():
+            queue.popleft()
+        if len(queue) >= settings.WS_MAX_PIPELINED_MESSAGES:
+            await asyncio.wait((queue[0],))
+        queue.append(pending)
+        pending.add_done_callback(
+            lambda done: self._pipelined_done(ref, request_id, done, then)
+        )
+
+    def _pipelined_done(self, ref, request_id, done: asyncio.Future, then) -> None:
+        # A callback, not a task per message: runs in completion order, which
+        # is the order the messages were sent.
+        if done.cancelled() or self.outbox is None or self.outbox.closed:
+            return
+        exc = done.exception()
+        if exc is None:
+            try:
+                then(done.result())
+                return
+            except Exception as error:  # noqa: BLE001 - answered below
+                exc = error
+        if self.answer_failure(exc, ref, request_id):
+            self.spawn(f"bad:{id(done)}", self._count_bad())
+        else:
+            self.spawn(f"error:{id(done)}", self.close_with(CLOSE_ERROR))
+
+    async def pipeline_settled(self) -> None:
+        """Wait until every pipelined message has been handled."""
+        if self._pipelined:
+            # Their callbacks were added first, so they have run when this returns.
+            await asyncio.wait(tuple(self._pipelined))
+
+    def _take_token(self) -> None:
+        now = time.monotonic()
+        rate, burst = settings.WS_MESSAGES_PER_SECOND, settings.WS_MESSAGES_BURST
+        self._tokens = min(burst, self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if self._tokens < 1:
+            wait_ms = int((1 - self._tokens) / rate * 1000) + 1
+            raise RateLimited(
+                f"too many messages: wait {wait_ms} ms", extra={"retryAfterMs": wait_ms}
+            )
+        self._tokens -= 1
+
+    async def _count_bad(self) -> None:
+        now = time.monotonic()
+        self._bad = [t for t in self._bad if now - t < 60] + [now]
+        if len(self._bad) > settings.WS_MAX_BAD_MESSAGES_PER_MINUTE:
+            await self.close_with(CLOSE_POLICY)
+
+    # --- the connection's own handlers (named in the app's table) -----------------
+
+    async def on_ping(self, inbound: Inbound) -> None:
+        self.send_frame(wire.pong(inbound.request_id))
+
+    async def on_auth(self, inbound: Inbound) -> None:
+        try:
+            user = await aauthenticate_token(inbound.data["token"])
+        except AuthFailed as exc:
+            await self.refuse_auth(exc.reason)
+            return
+        if self.user is not None:
+            if str(user.pk) != self.user_id:
+                raise InvalidMessage("this connection is signed in as another user")
+            self.send_frame(wire.auth_success(self.user_id, self.session_id))
+            return
+        if inbound.data["clientId"]:
+            self.session_id = inbound.data["clientId"]
+        await self.authenticated(user, inbound.data["lastNotificationId"])

@@ -1,0 +1,103 @@
+"""Publishing frames to topics: the API the apps' `events` modules push through.
+
+Async callers (connections, after their write returned) `await publish(...)`;
+sync callers (services, signal receivers, admin) call `publish_on_commit(...)`,
+which sends once the surrounding transaction commits and sends nothing on a
+rollback. If the channel layer is down the write still stands: the failure is
+logged and clients catch up from history or the inbox. A frame is encoded once,
+here, whatever the number of sockets it reaches.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from asgiref.sync import async_to_sync
+
+from django.db import transaction
+
+from realtime import hub
+from realtime.process import runtime
+from realtime.wire import encode
+
+logger = logging.getLogger(__name__)
+
+# (topic, first sequence number, encoded frames with consecutive numbers)
+Run = tuple[str, int, list[str]]
+
+
+async def publish(topic: str, frame: dict) -> bool:
+    """Send a frame to every socket subscribed to `topic`, on every process.
+    Return False (logged) when the channel layer could not take it."""
+    try:
+        await hub.publish(topic, encode(frame))
+    except Exception:
+        runtime().layer_failed(topic)
+        return False
+    return True
+
+
+async def publish_in_order(runs: list[Run], label: str) -> bool:
+    """Send numbered frames (a room's chats) that each process hands to its
+    sockets in number order; see `realtime.hub`. Return False (logged) when the
+    channel layer could not take them."""
+    try:
+        await hub.publish_in_order(runs)
+    except Exception:
+        runtime().layer_failed(label)
+        return False
+    return True
+
+
+def publish_local(topic: str, frame: dict) -> None:
+    """Hand a frame to this process's sockets subscribed to `topic` only (for
+    what every process works out for itself, e.g. a shared count)."""
+    runtime().hub.deliver(topic, encode(frame))
+
+
+async def control(topic: str, action: dict) -> None:
+    """Send a server-only instruction to the connections subscribed to `topic`;
+    each runs the control hook registered for `action["action"]`."""
+    await hub.control(topic, action)
+
+
+def _send_now(send: Callable[..., Awaitable[None]], label: str, *args) -> None:
+    try:
+        async_to_sync(send)(*args)
+    except Exception:
+        logger.exception("channel layer unavailable; push to %s dropped", label)
+
+
+def publish_on_commit(topic: str, frame: dict) -> None:
+    """Send `frame` to `topic` once the current transaction commits."""
+    text = encode(frame)
+    transaction.on_commit(
+        lambda: _send_now(hub.publish, topic, topic, text), robust=True
+    )
+
+
+def publish_many_on_commit(
+    pushes: list[tuple[str, dict]], unless: dict[str, list[str]] | None = None
+) -> None:
+    """Send several frames once the transaction commits, in one trip to the layer.
+
+    `unless` maps a topic to topics whose sockets it skips (they get the frame
+    there). A layer failure drops the rest of the batch and is logged once.
+    """
+    if not pushes:
+        return
+    encoded = [(topic, encode(frame)) for topic, frame in pushes]
+    skips = unless or {}
+
+    async def send_all() -> None:
+        for topic, text in encoded:
+            await hub.publish(topic, text, skips.get(topic))
+
+    label = encoded[0][0] if len(encoded) == 1 else f"{len(encoded)} topics"
+    transaction.on_commit(lambda: _send_now(send_all, label), robust=True)
+
+
+def control_on_commit(topic: str, action: dict) -> None:
+    """Send a server-only instruction to `topic` once the transaction commits."""
+    transaction.on_commit(
+        lambda: _send_now(hub.control, topic, topic, action), robust=True
+    )
