@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from realtime.batching import Batcher
     from realtime.connection import Connection
-    from realtime.registry import hooks
+    from realtime.process import runtime
     from realtime.pushes import (
         control,
         control_on_commit,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         publish_many_on_commit,
         publish_on_commit,
     )
-    from realtime.process import runtime
+    from realtime.registry import hooks
     from realtime.topics import ALL_TOPIC, room_topic, user_topic
 
 # Loaded on first use: uvicorn imports realtime.wsprotocol before Django is set

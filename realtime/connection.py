@@ -31,7 +31,6 @@ from django.conf import settings
 from realtime import wire
 from realtime.auth import AuthFailed, aauthenticate_token
 from realtime.errors import ClientError, InvalidMessage, NotAuthenticated, RateLimited
-from realtime.registry import hooks
 from realtime.inbound import (
     Inbound,
     MessageTable,
@@ -43,6 +42,7 @@ from realtime.inbound import (
 from realtime.outbox import Outbox
 from realtime.presence import ADDRESSES, ONLINE
 from realtime.process import runtime
+from realtime.registry import hooks
 from realtime.topics import ALL_TOPIC, user_topic
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import pytest_asyncio
 import uvicorn
 from websockets.asyncio.client import connect
 
-from realtime.wsprotocol import Flag, ReceiveQueue, WebSocketProtocol
 from realtime import wsprotocol
+from realtime.wsprotocol import Flag, ReceiveQueue, WebSocketProtocol
 
 pytestmark = pytest.mark.asyncio
 
