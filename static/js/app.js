@@ -317,8 +317,14 @@ function onRoomState(state) {
 
 function onRoomStatus({ roomId, status, error }) {
   if (status === 'closed') rooms.update(roomId, { isClosed: true });
+  if (status !== 'joined') rooms.update(roomId, { onlineCount: null });
   if (roomId !== current?.roomId) return;
   setRoomState(status);
+  if (status !== 'joined') {
+    // Not in the room (any more): its count is not ours to show.
+    $('room-online').textContent = '';
+    $('viewers').textContent = '';
+  }
   if (status === 'closed') {
     showNotice('房间已关闭，无法再发送消息');
     composer.lock('房间已关闭');

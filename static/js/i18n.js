@@ -35,11 +35,18 @@ export const NOTIFICATION_TYPES = {
 
 const SECONDS = (ms) => Math.max(1, Math.ceil((Number(ms) || 0) / 1000));
 
-/** Return the time a `muted` error says the mute ends, as a Date, or null. */
+/**
+ * Return when a `muted` error says the mute ends (a future Date), or null. Reads
+ * `until` (UTC ISO), else the time in the message ("muted until <time>", which a
+ * server may write without a zone: it is UTC).
+ */
 export function mutedUntil(error) {
-  const raw = error?.until || /until (\S+)/.exec(error?.message || '')?.[1];
-  const t = raw ? Date.parse(raw) : NaN;
-  return Number.isNaN(t) ? null : new Date(t);
+  let raw = error?.until || /until (.+)$/.exec(error?.message || '')?.[1];
+  if (!raw) return null;
+  raw = String(raw).trim().replace(' ', 'T');
+  if (!/(Z|[+-]\d\d:?\d\d)$/.test(raw)) raw += 'Z';
+  const t = Date.parse(raw);
+  return Number.isNaN(t) || t <= Date.now() ? null : new Date(t);
 }
 
 /** Return a Chinese sentence for an error frame's data (or a client-side error). */

@@ -175,7 +175,8 @@ export class MessageList {
     const tick = () => {
       const left = Math.ceil((until - Date.now()) / 1000);
       retry.disabled = left > 0;
-      retry.textContent = left > 0 ? `重试（${left} 秒）` : '重试';
+      const wait = left >= 120 ? `${Math.ceil(left / 60)} 分钟` : `${left} 秒`;
+      retry.textContent = left > 0 ? `重试（${wait}）` : '重试';
       if (left <= 0) clearInterval(node._countdown);
     };
     if (until > Date.now()) {
