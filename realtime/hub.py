@@ -16,7 +16,7 @@ one before it is on its way from another process. A client that resumes with
 import asyncio
 import functools
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
@@ -136,8 +136,10 @@ class Hub:
         message = {"type": "websocket.send", "text": text}
         if unless:
             skip = set().union(*(self.topics.get(t, ()) for t in unless))
-            subscribers = [s for s in subscribers if s not in skip]
-        for subscriber in tuple(subscribers):
+            targets = tuple(s for s in subscribers if s not in skip)
+        else:
+            targets = tuple(subscribers)
+        for subscriber in targets:
             subscriber.deliver(message)
 
     def deliver_in_order(self, topic: str, seq: int, texts: list[str]) -> None:
@@ -209,6 +211,8 @@ class Hub:
         """Re-assert this process's group memberships (a Redis restart empties
         them while sockets stay open)."""
         groups = list(self.groups)
+        if self.channel_name is None:  # not started: nothing to renew
+            return
         if isinstance(self.layer, BatchingLayer):  # one round trip
             await self.layer.group_renew(groups, self.channel_name)
         else:
@@ -225,7 +229,7 @@ class Hub:
 async def publish(topic: str, text: str, unless: list[str] | None = None) -> None:
     """Send an encoded frame to every subscriber of `topic` on every process,
     except sockets also subscribed to an `unless` topic (they get it there)."""
-    message = {"type": FANOUT, "topic": topic, "text": text}
+    message: dict[str, Any] = {"type": FANOUT, "topic": topic, "text": text}
     if unless:
         message["unless"] = list(unless)
     await get_channel_layer().group_send(group_name(topic), message)

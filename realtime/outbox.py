@@ -78,8 +78,7 @@ class Outbox:
 
     def _overflow(self) -> None:
         logger.info("closing a socket whose client stopped reading (backlog full)")
-        self.backlog.clear()
-        self.backlog.append({"type": "websocket.close", "code": CLOSE_BACKLOG})
+        self.backlog = deque([{"type": "websocket.close", "code": CLOSE_BACKLOG}])
         self.closed = True
 
     async def flush(self) -> None:

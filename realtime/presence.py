@@ -90,7 +90,8 @@ def redis_retry() -> Retry:
     return Retry(
         ExponentialBackoff(cap=1.0, base=0.05),
         3,
-        supported_errors=(ConnectionError, TimeoutError, OSError),
+        # redis-py annotates RedisError subclasses; it catches whatever is listed.
+        supported_errors=(ConnectionError, TimeoutError, OSError),  # type: ignore[arg-type]
     )
 
 

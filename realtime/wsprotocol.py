@@ -149,8 +149,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.queue = ReceiveQueue()
-        self.writable = Flag()
+        # uvicorn annotates these with its own classes; ours offer the methods
+        # it calls (realtime.internals.UvicornWebSocketProtocol).
+        self.queue = ReceiveQueue()  # type: ignore[assignment]
+        self.writable = Flag()  # type: ignore[assignment]
         self.read_ahead = read_ahead_bytes()
 
     def send_receive_event_to_app(self) -> None:
@@ -162,14 +164,16 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.read_paused = paused
         # Once the close is sent, uvicorn drops messages and must keep reading to
         # see the client's close reply: never pause then.
-        if not paused and not self.close_sent and self.queue.nbytes >= self.read_ahead:
+        if paused or self.close_sent:
+            return
+        if self.queue.nbytes >= self.read_ahead:  # type: ignore[attr-defined]
             self.read_paused = True
             self.transport.pause_reading()
 
     def start_keepalive(self) -> None:
         # uvicorn calls this once, right after the 101 response went out: the
         # handshake's request, response and scope are not read any more.
-        self.request = None
-        self.response = None
-        self.scope.clear()
+        self.request = None  # type: ignore[assignment]
+        self.response = None  # type: ignore[assignment]
+        self.scope.clear()  # type: ignore[attr-defined]
         super().start_keepalive()
