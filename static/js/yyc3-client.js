@@ -564,12 +564,13 @@ export class WebSocketClient extends Emitter {
       return;
     }
     if (room.status !== 'joining') return; // left meanwhile
+    const rejoined = !!room.everJoined;
     room.status = 'joined';
+    room.everJoined = true;
     room.roomType = state.roomType;
     room.onlineCount = state.onlineCount;
-    room.countReady = true;
     for (const chat of state.recent || []) this._remember(room, chat);
-    this.emit('room_state', state, { type: 'room_state', rejoined: !!resumeFrom });
+    this.emit('room_state', state, { type: 'room_state', data: state, rejoined });
     this.emit('room_status', { roomId: room.roomId, status: 'joined' });
     for (const w of room.waiters.splice(0)) w.resolve(state);
     if (resumeFrom) await this._resume(room, resumeFrom);
