@@ -111,7 +111,7 @@ def notification_summary(*, user) -> dict:
 
     It runs on every connect. One statement: each stream's count and newest id
     is a subquery over its own index. Hand-written, because compiling the ORM's
-    two aggregates cost more than running them (15 % of a join's CPU).
+    two aggregates cost more than running them (docs/architecture.md).
     """
     table, reads = Notification._meta.db_table, BroadcastRead._meta.db_table
     joined = connection.ops.adapt_datetimefield_value(

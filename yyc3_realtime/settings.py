@@ -164,9 +164,9 @@ REDIS_URL = env_str("REDIS_URL")
 # would fail with "Too many connections". Per process, for the layer and presence.
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000, 1)
 CHANNEL_LAYER_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "yyc3")
-# "pubsub" (the default: channels-redis's pub/sub layer, one PUBLISH per fan-out;
-# measured 2.5x the stored chats/s of "core" and less CPU per delivery) or "core"
-# (channels-redis RedisChannelLayer: lists with capacity and expiry).
+# "pubsub" (the default: channels-redis's pub/sub layer, one PUBLISH per fan-out,
+# with realtime.layers' batch extension) or "core" (channels-redis
+# RedisChannelLayer: lists with capacity and expiry); docs/architecture.md says why.
 CHANNEL_LAYER_BACKEND = env_str("CHANNEL_LAYER_BACKEND", "pubsub")
 _REDIS_HOST = {
     "address": REDIS_URL,

@@ -6,11 +6,8 @@ already stored its `client_msg_id` in that room, refuse a banned or muted
 sender, hand out the room's next sequence numbers under the room's row lock (so
 ids in a room follow commit order), insert.
 
-Four statements in one transaction. The ORM is not used: its query building
-cost several times the queries (bench/RESULTS.md, persist). Folding the four into
-one statement on PostgreSQL (data-modifying CTEs, one round trip in autocommit)
-was measured and gave nothing: 2,863 against 2,923 chats/s, the same CPU per chat;
-a batch's time is the database's work, not the round trips.
+Four statements in one transaction. The ORM is not used: building its queries
+cost more than running them (docs/architecture.md, "Measured choices").
 """
 
 from dataclasses import dataclass
