@@ -184,6 +184,7 @@ export class WebSocketClient extends Emitter {
   connect(url, token) {
     if (url) this.options.url = url;
     if (token) this.token = token;
+    if (this.state === 'open') return Promise.resolve({ userId: this.userId, sessionId: this.sessionId });
     this.stopReason = null;
     this._attempt = 0;
     const ready = new Promise((resolve, reject) => {
@@ -266,8 +267,9 @@ export class WebSocketClient extends Emitter {
     const expires = this.token && tokenExpiresAt(this.token);
     if (!expires || !this.refreshToken || this.state === 'stopped') return;
     const left = expires - Date.now();
-    // Well before expiry; for short-lived tokens at 80 % of what is left.
-    const wait = Math.max(1000, Math.min(left - this.options.refreshLeadMs, left * 0.8));
+    // refreshLeadMs before expiry; for short-lived tokens at 80 % of what is left.
+    const lead = this.options.refreshLeadMs;
+    const wait = Math.min(2 ** 31 - 1, Math.max(1000, left > 2 * lead ? left - lead : left * 0.8));
     this._timers.refresh = setTimeout(async () => {
       try {
         if (!(await this.refreshNow())) this.emit('auth_expired', {});
@@ -606,10 +608,11 @@ export class WebSocketClient extends Emitter {
     const room = this._rooms.get(roomId);
     if (!room) return Promise.resolve();
     this._rooms.delete(roomId);
-    for (const w of room.waiters) w.reject(new ClientError('left', 'left the room'));
+    for (const w of room.waiters.splice(0)) w.reject(new ClientError('left', 'left the room'));
     if (room.status === 'joined' || room.status === 'joining') {
       this.send({ type: 'leave_room', data: { roomId } });
     }
+    room.status = 'left'; // a join still in flight ends quietly
     return Promise.resolve();
   }
 

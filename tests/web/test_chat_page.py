@@ -171,3 +171,26 @@ def test_on_a_phone_the_input_stays_on_screen(web_server, new_page):
     expect(message(alice, mine)).to_be_in_viewport()
     box = alice.locator("#composer-input").bounding_box()
     assert box["y"] + box["height"] <= PHONE["height"]
+
+
+def test_an_expired_session_returns_to_sign_in_with_the_reason(web_server, new_page):
+    """A stored token the server refuses (auth_error, close 4001) gets one refresh;
+    a refused refresh ends the session: the sign-in form says why, in Chinese, and
+    the page does not keep reconnecting."""
+    page = new_page(web_server, name="alice")
+    page.evaluate(
+        """() => {
+            localStorage.setItem('yyc3.username', 'alice');
+            localStorage.setItem('yyc3.access', 'x.eyJleHAiOjQxMDI0NDQ4MDB9.x');
+            localStorage.setItem('yyc3.refresh', 'not-a-refresh-token');
+        }"""
+    )
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket))
+    page.reload()
+    expect(page.locator("#login-error")).to_have_text("登录已过期，请重新登录")
+    expect(page.locator("#login-username")).to_have_value("alice")
+    assert page.evaluate("localStorage.getItem('yyc3.access')") is None
+    page.wait_for_timeout(1500)
+    assert len(sockets) == 1, "the page kept reconnecting after the session ended"
+    sign_in(page, "alice")
