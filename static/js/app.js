@@ -75,6 +75,7 @@ $('older').addEventListener('click', loadOlder);
 $('logout').addEventListener('click', () => logout(''));
 $('conn-retry').addEventListener('click', () => client?.reconnectNow());
 $('rooms-toggle').addEventListener('click', () => setRoomsOpen(!$('app').classList.contains('rooms-open')));
+$('room').addEventListener('click', () => setRoomsOpen(false)); // a tap beside the drawer
 document.addEventListener('keydown', (e) => {
   if (e.key !== 'Escape') return;
   // The topmost thing open closes first.
