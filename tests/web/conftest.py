@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.test_server_process import PASSWORD, PREPARE, ROOT, free_port, server_env
-from tests.web.helpers import DESKTOP, PHONE
+from tests.web.helpers import DESKTOP, NO_PLAYWRIGHT, PHONE
 
 try:
     from playwright.sync_api import Browser, Page, sync_playwright
@@ -50,9 +50,12 @@ WAIT_MS = 10_000
 
 def _missing() -> str | None:
     if sync_playwright is None:
-        return "needs the playwright package (pip install playwright; see requirements)"
+        return NO_PLAYWRIGHT
     if not CHROMIUM.exists():
-        return f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium"
+        return (
+            f"needs Debian's chromium at {CHROMIUM}: "
+            "apt-get install chromium fonts-noto-cjk"
+        )
     return None
 
 

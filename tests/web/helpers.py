@@ -9,6 +9,7 @@ try:
 except ImportError:  # the tests skip (conftest.py)
     Page = object
 
+NO_PLAYWRIGHT = "needs the playwright package: pip install -r requirements.txt"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 

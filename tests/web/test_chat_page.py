@@ -9,11 +9,9 @@ import uuid
 import pytest
 from websockets.sync.client import connect
 
-from tests.web.helpers import PHONE, message, open_room, send, sign_in
+from tests.web.helpers import NO_PLAYWRIGHT, PHONE, message, open_room, send, sign_in
 
-expect = pytest.importorskip(
-    "playwright.sync_api", reason="needs the playwright package"
-).expect
+expect = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT).expect
 
 CIRCLE = "circle-heluo"  # made by seed_demo
 LIVE = "live-heluo"

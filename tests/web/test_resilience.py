@@ -6,11 +6,9 @@ import uuid
 
 import pytest
 
-from tests.web.helpers import message, open_room, send, sign_in
+from tests.web.helpers import NO_PLAYWRIGHT, message, open_room, send, sign_in
 
-expect = pytest.importorskip(
-    "playwright.sync_api", reason="needs the playwright package"
-).expect
+expect = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT).expect
 
 CIRCLE = "circle-heluo"
 
