@@ -9,7 +9,9 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         # The consumers load models: import them once the app registry is ready.
+        from chat import delivery
         from chat.consumers import base
 
         hooks.on_control("kick")(base.kick)
         hooks.on_control("room_closed")(base.room_closed)
+        hooks.set_sequence_source(delivery.RoomSequences())

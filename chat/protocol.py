@@ -38,6 +38,10 @@ def _field(data: dict, name: str, kind: type, *, required: bool = True) -> Any:
     # bool is an int subclass; JSON true is never a number here.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InvalidMessage(f"'{name}' must be {_KIND_NAMES[kind]}")
+    # PostgreSQL refuses U+0000 in text (SQLite stores it): refuse it everywhere.
+    # Lone surrogates never get this far: orjson refuses them.
+    if kind is str and "\x00" in value:
+        raise InvalidMessage(f"'{name}' must not contain U+0000")
     return value
 
 
@@ -130,7 +134,11 @@ def validate_chat(msg: dict) -> dict:
 
 def validate_join_room(msg: dict) -> dict:
     data = _data(msg)
-    return {"roomId": _room_id(data), "roomType": _room_type(data, required=False)}
+    return {
+        "roomId": _room_id(data),
+        "roomType": _room_type(data, required=False),
+        "lastMessageId": _message_id(data, "lastMessageId"),
+    }
 
 
 def validate_leave_room(msg: dict) -> dict:

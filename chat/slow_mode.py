@@ -22,7 +22,7 @@ MAX_REMEMBERED_SENDS = 100_000
 
 
 class SlowMode:
-    """This process's slow-mode view (`realtime.process().state(SlowMode)`)."""
+    """This process's slow-mode view (`realtime.runtime().state(SlowMode)`)."""
 
     def __init__(self) -> None:
         self.seconds: dict[int, tuple[float, float]] = {}

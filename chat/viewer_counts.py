@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 class ViewerCounts:
-    """This process's timers (`realtime.process().state(ViewerCounts)`)."""
+    """This process's timers (`realtime.runtime().state(ViewerCounts)`)."""
 
     def __init__(self) -> None:
         self.timers: dict[int, asyncio.Task] = {}

@@ -7,8 +7,10 @@ is each sender answered.
 """
 
 from django.conf import settings
+from django.db import DataError
 
 from chat import events, services
+from chat.exceptions import InvalidMessage
 from chat.services import ChatDraft, Outcome
 from realtime.batching import Batcher
 
@@ -22,6 +24,13 @@ class ChatWriter(Batcher[ChatDraft, Outcome]):
 
     def store(self, items: list[ChatDraft]) -> list:
         return services.messages_create_safely(items)
+
+    def failure(self, exc: Exception) -> Exception:
+        # Validation refuses what the databases refuse; should one still get
+        # through, its sender gets an error frame, not a closed socket.
+        if isinstance(exc, DataError):
+            return InvalidMessage("the message could not be stored")
+        return exc
 
     async def published(self, items: list[ChatDraft], outcomes: list) -> None:
         by_room: dict[int, list[dict]] = {}

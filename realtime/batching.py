@@ -8,13 +8,16 @@ one item and nothing waits; under load the database does one transaction for
 many items instead of one each.
 
 An app subclasses `Batcher` with `store` and `published` and keeps one per
-process with `realtime.process().state(TheBatcher)`.
+process with `realtime.runtime().state(TheBatcher)`.
 """
 
 import asyncio
+import logging
 from typing import Generic, TypeVar
 
 from channels.db import database_sync_to_async
+
+logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -41,6 +44,10 @@ class Batcher(Generic[Item, Outcome]):
     ) -> None:
         """Called with a stored batch before its callers get their outcomes."""
 
+    def failure(self, exc: Exception) -> Exception:
+        """Return what the caller of an item that could not be stored gets."""
+        return exc
+
     def submit(self, item: Item) -> asyncio.Future:
         """Queue an item; the future gives its outcome or raises its exception.
 
@@ -59,10 +66,7 @@ class Batcher(Generic[Item, Outcome]):
                 size = self.max_batch()
                 batch, self.queue = self.queue[:size], self.queue[size:]
                 items = [item for item, _ in batch]
-                try:
-                    outcomes = await store(items)
-                except Exception as exc:  # noqa: BLE001 - handed to every caller
-                    outcomes = [exc] * len(batch)
+                outcomes = await self._store(store, items)
                 await self.published(items, outcomes)
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():
@@ -73,6 +77,19 @@ class Batcher(Generic[Item, Outcome]):
                         future.set_result(outcome)
         finally:
             self.task = None
+
+    async def _store(self, store, items: list[Item]) -> list[Outcome | Exception]:
+        try:
+            return await store(items)
+        except Exception as exc:  # noqa: BLE001 - isolated below
+            if len(items) == 1:
+                logger.exception("could not store an item; its caller is told")
+                return [self.failure(exc)]
+        # One bad item must not fail its neighbours: each alone, in order.
+        outcomes: list[Outcome | Exception] = []
+        for item in items:
+            outcomes.extend(await self._store(store, [item]))
+        return outcomes
 
     def stop(self) -> None:
         if self.task is not None:

@@ -165,9 +165,15 @@ class Connection(AsyncWebsocketConsumer):
 
     # --- topics ------------------------------------------------------------------
 
-    async def subscribe(self, topic: str) -> None:
-        """Receive what is published to `topic` (returns once it will)."""
-        await runtime().subscribe(topic, self)
+    async def subscribe(self, topic: str, catch_up: bool = False) -> None:
+        """Receive what is published to `topic` (returns once it will). With
+        `catch_up`, frames wait until `caught_up(topic, upto)`."""
+        await runtime().subscribe(topic, self, catch_up)
+
+    def caught_up(self, topic: str, upto: int | None) -> None:
+        """Called once this connection got a numbered topic's frames up to
+        `upto` from the store: frames that came meanwhile follow, newer only."""
+        runtime().hub.caught_up(topic, self, upto)
 
     async def unsubscribe(self, topic: str) -> None:
         await runtime().unsubscribe(topic, self)

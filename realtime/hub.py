@@ -7,10 +7,11 @@ with the frame already encoded; each process hands that same text to its local
 sockets. Stock Channels instead puts every socket in the group and re-encodes and
 re-dispatches per socket (docs/architecture.md).
 
-Room chats carry their room sequence: a hub hands a room's chats to its sockets
-in id order, holding an early one for at most `WS_ORDER_HOLD_SECONDS` while the
-one before it is on its way from another process. A client that resumes with
-`history` `after` its last id therefore never skips a message.
+Numbered frames (a room's chats) reach sockets in number order, at most once and
+with gaps read back from the database (`realtime.ordering`). A socket that joins
+is *catching up* until its app has read what it gets from the store (its
+`room_state.recent`, or what it missed): frames meanwhile wait for it, and those
+it already got from the store are dropped, so it sees each chat once.
 """
 
 import asyncio
@@ -20,9 +21,8 @@ from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
-from django.conf import settings
-
 from realtime.internals import BatchingLayer
+from realtime.ordering import Sequencer
 from realtime.topics import group_name
 
 logger = logging.getLogger(__name__)
@@ -40,19 +40,8 @@ class Subscriber(Protocol):
     def control(self, topic: str, action: dict) -> None: ...
 
 
-class RoomOrder:
-    """Per-topic reorder buffer: deliver sequence n only after n-1 (or a timeout)."""
-
-    __slots__ = ("last", "held", "timer")
-
-    def __init__(self) -> None:
-        self.last: int | None = None
-        self.held: dict[int, str] = {}
-        self.timer: asyncio.TimerHandle | None = None
-
-
 class Hub:
-    """One per process (per event loop, on `realtime.process()`): local
+    """One per process (per event loop, on `realtime.runtime()`): local
     subscriptions and the layer reader."""
 
     def __init__(self) -> None:
@@ -61,7 +50,10 @@ class Hub:
         self.topics: dict[str, set[Subscriber]] = {}
         self.groups: dict[str, int] = {}
         self._adding: dict[str, asyncio.Future] = {}  # group_add in flight
-        self.order: dict[str, RoomOrder] = {}
+        self.sequencer = Sequencer(self._deliver_numbered)
+        # topic -> subscriber catching up -> what arrived meanwhile (seq, message)
+        self.catching_up: dict[str, dict[Subscriber, list[tuple[int | None, dict]]]]
+        self.catching_up = {}
         self._started: asyncio.Future | None = None
         self._tasks: list[asyncio.Task] = []
 
@@ -73,11 +65,16 @@ class Hub:
             self._started.set_result(None)
         await self._started
 
-    async def subscribe(self, topic: str, subscriber: Subscriber) -> None:
+    async def subscribe(
+        self, topic: str, subscriber: Subscriber, catch_up: bool = False
+    ) -> None:
+        """Subscribe; with `catch_up`, frames wait for `caught_up(...)`."""
         await self.start()
         members = self.topics.setdefault(topic, set())
         if subscriber in members:
             return
+        if catch_up:
+            self.catching_up.setdefault(topic, {})[subscriber] = []
         members.add(subscriber)
         group = group_name(topic)
         self.groups[group] = self.groups.get(group, 0) + 1
@@ -109,13 +106,31 @@ class Hub:
         if self._forget(topic, subscriber):
             await self.layer.group_discard(group_name(topic), self.channel_name)
 
+    def caught_up(self, topic: str, subscriber: Subscriber, upto: int | None) -> None:
+        """Called when a catching-up subscriber has been given the numbered frames
+        up to `upto` from the store: hand it what came meanwhile, newer only."""
+        pending = self.catching_up.get(topic)
+        waiting = pending.pop(subscriber, []) if pending is not None else []
+        if pending is not None and not pending:
+            del self.catching_up[topic]
+        if upto is not None and topic in self.topics:
+            self.sequencer.seen(topic, upto)
+        for seq, message in waiting:
+            if seq is None or upto is None or seq > upto:
+                subscriber.deliver(message)
+
     def _forget(self, topic: str, subscriber: Subscriber) -> bool:
         """Drop a local subscription; return whether its group has no more."""
         members = self.topics[topic]
         members.discard(subscriber)
+        pending = self.catching_up.get(topic)
+        if pending is not None:
+            pending.pop(subscriber, None)
+            if not pending:
+                del self.catching_up[topic]
         if not members:
             del self.topics[topic]
-            self._forget_order(topic)
+            self.sequencer.forget(topic)
         group = group_name(topic)
         self.groups[group] -= 1
         if self.groups[group]:
@@ -126,7 +141,13 @@ class Hub:
     def local_count(self, topic: str) -> int:
         return len(self.topics.get(topic, ()))
 
-    def deliver(self, topic: str, text: str, unless: list[str] | None = None) -> None:
+    def deliver(
+        self,
+        topic: str,
+        text: str,
+        unless: list[str] | None = None,
+        seq: int | None = None,
+    ) -> None:
         """Hand an encoded frame to every local subscriber of `topic`, except
         those also subscribed to one of the `unless` topics."""
         subscribers = self.topics.get(topic)
@@ -139,39 +160,25 @@ class Hub:
             targets = tuple(s for s in subscribers if s not in skip)
         else:
             targets = tuple(subscribers)
+        pending = self.catching_up.get(topic)
+        if pending is None:
+            for subscriber in targets:
+                subscriber.deliver(message)
+            return
         for subscriber in targets:
-            subscriber.deliver(message)
+            waiting = pending.get(subscriber)
+            if waiting is None:
+                subscriber.deliver(message)
+            else:
+                waiting.append((seq, message))
+
+    def _deliver_numbered(self, topic: str, text: str, seq: int) -> None:
+        self.deliver(topic, text, seq=seq)
 
     def deliver_in_order(self, topic: str, seq: int, texts: list[str]) -> None:
         """Deliver a room's chats `seq, seq+1, ...` in sequence order."""
-        if topic not in self.topics:
-            return
-        order = self.order.setdefault(topic, RoomOrder())
-        for offset, text in enumerate(texts):
-            order.held[seq + offset] = text
-        self._release(topic, order)
-
-    def _release(self, topic: str, order: RoomOrder, force: bool = False) -> None:
-        held = order.held
-        while held:
-            lowest = min(held)
-            if order.last is not None and lowest > order.last + 1 and not force:
-                break
-            order.last = max(lowest, order.last or 0)
-            self.deliver(topic, held.pop(lowest))
-        if order.timer is not None:
-            order.timer.cancel()
-            order.timer = None
-        if held:
-            loop = asyncio.get_running_loop()
-            order.timer = loop.call_later(
-                settings.WS_ORDER_HOLD_SECONDS, self._release, topic, order, True
-            )
-
-    def _forget_order(self, topic: str) -> None:
-        order = self.order.pop(topic, None)
-        if order is not None and order.timer is not None:
-            order.timer.cancel()
+        if topic in self.topics:
+            self.sequencer.receive(topic, seq, texts)
 
     async def _read(self) -> None:
         while True:

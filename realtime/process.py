@@ -21,6 +21,7 @@ from django.conf import settings
 
 from realtime.hub import Hub, Subscriber
 from realtime.presence import Presence, make_presence
+from realtime.registry import hooks
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +47,11 @@ class Runtime:
         self.process_id = uuid.uuid4().hex[:12]
         self._numbers = itertools.count(1)
         self.hub = Hub()
+        self.hub.sequencer.source = hooks.sequence_source
         self.presence: Presence = make_presence()
         self._state: dict[type, object] = {}
         self._renewer: asyncio.Task | None = None
+        self._gap_checker: asyncio.Task | None = None
         self._layer_failure_logged = float("-inf")
 
     def connection_id(self) -> str:
@@ -63,12 +66,18 @@ class Runtime:
             instance = self._state[cls] = cls()
         return instance  # type: ignore[return-value]
 
-    async def subscribe(self, topic: str, subscriber: Subscriber) -> None:
+    async def subscribe(
+        self, topic: str, subscriber: Subscriber, catch_up: bool = False
+    ) -> None:
         """Subscribe a connection to a topic on this process; return once frames
-        published to it from any process reach this one."""
+        published to it from any process reach this one. With `catch_up`, its
+        frames wait until `hub.caught_up(topic, subscriber, upto)`."""
         if self._renewer is None:
             self._renewer = asyncio.create_task(self._renew(), name="runtime-renew")
-        await self.hub.subscribe(topic, subscriber)
+            self._gap_checker = asyncio.create_task(
+                self._check_gaps(), name="runtime-gaps"
+            )
+        await self.hub.subscribe(topic, subscriber, catch_up)
 
     async def unsubscribe(self, topic: str, subscriber: Subscriber) -> None:
         await self.hub.unsubscribe(topic, subscriber)
@@ -84,6 +93,15 @@ class Runtime:
             except Exception:
                 logger.warning("could not renew memberships", exc_info=True)
 
+    async def _check_gaps(self) -> None:
+        """Fill numbered topics from the store every WS_GAP_CHECK_SECONDS."""
+        while True:
+            await asyncio.sleep(settings.WS_GAP_CHECK_SECONDS)
+            try:
+                await self.hub.sequencer.check_heads()
+            except Exception:
+                logger.warning("could not check for missed frames", exc_info=True)
+
     def layer_failed(self, target: str) -> None:
         """Log a failed push (at most once a LAYER_FAILURE_LOG_SECONDS)."""
         now = time.monotonic()
@@ -93,9 +111,10 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop the runtime's tasks and every app state that has a `stop()`."""
-        if self._renewer is not None:
-            self._renewer.cancel()
-            self._renewer = None
+        for task in (self._renewer, self._gap_checker):
+            if task is not None:
+                task.cancel()
+        self._renewer = self._gap_checker = None
         await self.hub.stop()
         for instance in self._state.values():
             if isinstance(instance, Stoppable) and inspect.iscoroutine(

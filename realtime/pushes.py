@@ -38,8 +38,13 @@ async def publish(topic: str, frame: dict) -> bool:
 
 async def publish_in_order(runs: list[Run], label: str) -> bool:
     """Send numbered frames (a room's chats) that each process hands to its
-    sockets in number order; see `realtime.hub`. Return False (logged) when the
-    channel layer could not take them."""
+    sockets in number order (`realtime.ordering`). This process's sockets get
+    them at once, whatever the layer does; the others through the layer, or from
+    the store if the layer lost them. Return False (logged) when the channel
+    layer could not take them."""
+    hub_here = runtime().hub
+    for topic, seq, texts in runs:
+        hub_here.deliver_in_order(topic, seq, texts)
     try:
         await hub.publish_in_order(runs)
     except Exception:

@@ -284,6 +284,11 @@ if "membership_expiry" in _layer_config:
 WS_USER_GROUP_SHARDS = env_int("WS_USER_GROUP_SHARDS", 64, 1)
 # How long a process holds a room's chat while an earlier one is still on its way.
 WS_ORDER_HOLD_SECONDS = env_float("WS_ORDER_HOLD_SECONDS", 0.5)
+# How often each process asks the database for its rooms' newest chat, and
+# delivers what the channel layer lost (Redis restart or outage, a process killed
+# between commit and publish); and how many chats one such read fills at most.
+WS_GAP_CHECK_SECONDS = env_float("WS_GAP_CHECK_SECONDS", 2.0)
+WS_GAP_FILL_LIMIT = env_int("WS_GAP_FILL_LIMIT", 500, 1)
 
 # --- Static, i18n, logging ----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

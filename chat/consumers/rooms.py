@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 
 from django.conf import settings
 
-from chat import events, frames, selectors, services
+from chat import delivery, events, frames, selectors, services
 from chat.exceptions import Forbidden, InvalidMessage, NotInRoom, RoomTypeMismatch
 from chat.models import Room
 from chat.room_types import RULES, JoinedRoom, OnJoin
@@ -33,17 +33,6 @@ def _open_room(*, room_id: str, room_type: str | None, user) -> Room:
     if RULES[room.room_type].record_membership:
         services.room_member_add(room=room, user=user)
     return room
-
-
-def _recent(*, joined: JoinedRoom) -> list[dict]:
-    if not settings.WS_ROOM_STATE_RECENT:
-        return []
-    return selectors.message_recent(
-        room_pk=joined.pk,
-        room_id=joined.room_id,
-        room_type=joined.room_type,
-        limit=settings.WS_ROOM_STATE_RECENT,
-    )
 
 
 def _history(*, user, room_id: str, data: dict) -> tuple[list[dict], bool]:
@@ -99,9 +88,14 @@ class RoomsMixin(Connection):
         return selectors.user_display_name(self.user)
 
     async def join(
-        self, room_id: str, room_type: str | None, request_id: str | None
+        self,
+        room_id: str,
+        room_type: str | None,
+        request_id: str | None,
+        last_message_id: str | None = None,
     ) -> None:
-        """Join a room: subscribe, count presence, send room_state, announce."""
+        """Join a room: subscribe, count presence, send room_state (and with
+        `last_message_id` a `history` of what was missed), announce."""
         joined = self.rooms.get(room_id)
         if joined is not None and room_type and joined.room_type != room_type:
             raise RoomTypeMismatch(f"room {room_id} is a {joined.room_type} room")
@@ -121,10 +115,11 @@ class RoomsMixin(Connection):
                 owner_id=room.owner_id,
             )
             self.rooms[room_id] = joined
-            # Subscribe before reading recent history: a message committed after
-            # the read is published after the subscription, so none is lost.
+            # Subscribe before reading from the database, catching up: a chat
+            # committed after the read is published after the subscription and
+            # waits for the read; one the read already gave is not sent again.
             try:
-                await self.subscribe(room_topic(joined.pk))
+                await self.subscribe(room_topic(joined.pk), catch_up=True)
             except Exception:
                 del self.rooms[room_id]  # not joined: the client may try again
                 raise
@@ -135,9 +130,22 @@ class RoomsMixin(Connection):
         else:
             mine, newly_joined = 0, False
             count = await selectors.room_online_count(room_pk=joined.pk)
-        recent = await database_sync_to_async(_recent)(joined=joined)
-        room = {"roomId": room_id, "roomType": joined.room_type, "title": joined.title}
-        self.send_frame(frames.room_state(room, count, recent, request_id))
+        upto = None
+        try:
+            recent, missed, has_more, upto = await database_sync_to_async(
+                delivery.join_snapshot
+            )(joined=joined, last_message_id=last_message_id)
+            room = {
+                "roomId": room_id,
+                "roomType": joined.room_type,
+                "title": joined.title,
+            }
+            self.send_frame(frames.room_state(room, count, recent, request_id))
+            if missed is not None:
+                self.send_frame(frames.history(room_id, missed, has_more, request_id))
+        finally:
+            if newly_joined:
+                self.caught_up(room_topic(joined.pk), upto)
         if mine == 1 and joined.rules.announce_presence(count):
             await events.apresence(
                 room_pk=joined.pk,
@@ -192,7 +200,10 @@ class RoomsMixin(Connection):
 
     async def on_join_room(self, inbound: Inbound) -> None:
         await self.join(
-            inbound.data["roomId"], inbound.data["roomType"], inbound.request_id
+            inbound.data["roomId"],
+            inbound.data["roomType"],
+            inbound.request_id,
+            inbound.data["lastMessageId"],
         )
 
     async def on_leave_room(self, inbound: Inbound) -> None:

@@ -8,7 +8,7 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from chat.models import Room, RoomType
+from chat.models import ChatMessage, Room, RoomType
 from tests import ws
 from tests.chat.test_protocol_frames import assert_frame, frame_problems
 
@@ -180,6 +180,21 @@ TEXT_CASES = [
         "history",
     ),
     ("chat-playback-bool", chat_data(playbackMs=True), "invalid_message", "chat"),
+    # PostgreSQL refuses U+0000 in text: refused up front on every backend.
+    ("nul-message", chat_data(message="a\u0000b"), "invalid_message", "chat"),
+    ("nul-client-msg-id", chat_data(clientMsgId="x\u0000"), "invalid_message", "chat"),
+    (
+        "nul-last-message-id",
+        join_data(lastMessageId="000000000001\u0000"),
+        "invalid_message",
+        "join_room",
+    ),
+    (
+        "last-message-id-not-an-id",
+        join_data(lastMessageId="latest"),
+        "invalid_message",
+        "join_room",
+    ),
     ("join-no-room-id", join_data(roomId=None), "invalid_message", "join_room"),
     ("join-room-id-empty", join_data(roomId=""), "invalid_message", "join_room"),
     ("join-room-id-long", join_data(roomId="r" * 65), "invalid_message", "join_room"),
@@ -417,3 +432,33 @@ async def test_message_flood_is_rate_limited(sock, settings):
     assert 0 < retry <= 201
     await ws.nothing_more(sock, retry / 1000)
     await ws.ping(sock)
+
+
+async def test_a_nul_chat_among_others_loses_nothing_of_theirs(
+    connect_ready, alice, bob, token_for, settings
+):
+    """A NUL-byte chat sent between other users' chats: it alone is refused (no
+    row), every other chat is stored and delivered in order (on PostgreSQL one
+    bad row used to fail the whole batch)."""
+    settings.WS_MESSAGES_BURST = 100
+    await Room.objects.acreate(room_id="circle-1", room_type=RoomType.CULTURAL_CIRCLE)
+    a = await connect_ready(token=token_for(alice))
+    b = await connect_ready(token=token_for(bob))
+    for sock in (a, b):
+        await ws.join(sock, "circle-1", "cultural_circle")
+    for i in range(5):
+        await ws.send_raw(a, chat_data(message=f"a{i}"))
+        await ws.send_raw(b, chat_data(message="bad\u0000" if i == 2 else f"b{i}"))
+    got, errors = [], []
+    while len(got) < 9 or not errors:
+        frame = await ws.recv(b)
+        if frame["type"] == "chat":
+            got.append(frame["data"]["message"])
+        elif frame["type"] == "error":
+            errors.append(frame["data"]["code"])
+    assert errors == ["invalid_message"]
+    assert sorted(got) == sorted([*(f"a{i}" for i in range(5)), "b0", "b1", "b3", "b4"])
+    assert await ws.ping(b)
+    stored = ChatMessage.objects.filter(room__room_id="circle-1")
+    assert await stored.acount() == 9
+    assert not await stored.filter(message__contains="bad").aexists()
