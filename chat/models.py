@@ -82,7 +82,11 @@ class Room(models.Model):
 
 
 class RoomMember(models.Model):
-    """A user's standing in a room: circle membership and moderation state."""
+    """A user's membership of a room that keeps them (cultural circles).
+
+    Bans and mutes are `Sanction`s on the user, not fields of this row: most
+    rooms keep no members.
+    """
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="members")
     user = models.ForeignKey(
@@ -90,8 +94,6 @@ class RoomMember(models.Model):
         on_delete=models.CASCADE,
         related_name="room_memberships",
     )
-    muted_until = models.DateTimeField(null=True, blank=True)
-    is_banned = models.BooleanField(default=False)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -102,9 +104,6 @@ class RoomMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.room_id}"
-
-    def is_muted(self, now=None) -> bool:
-        return bool(self.muted_until and self.muted_until > (now or timezone.now()))
 
 
 class ChatMessage(models.Model):
@@ -149,6 +148,8 @@ class ChatMessage(models.Model):
             models.Index(
                 fields=["sender", "created_at"], name="chat_sender_recent_idx"
             ),
+            # Admin's date drill-down (first and last day of a million rows).
+            models.Index(fields=["created_at"], name="chat_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -170,3 +171,159 @@ def parse_message_id(value: str) -> int | None:
     if len(head) != 12 or not head.isdigit() or not head.isascii():
         return None
     return int(head)
+
+
+# --- moderation -------------------------------------------------------------------
+
+
+class Sanction(models.Model):
+    """A ban or mute of a user, in one room or site-wide (`room` empty).
+
+    Active while `ends_at` is empty (permanent) or in the future: it lifts by
+    itself, and lifting it early sets `ends_at` to now. Written only through
+    `chat.services.moderation`, which pushes its live effect and logs it.
+    """
+
+    class Kind(models.TextChoices):
+        BAN = "ban", "封禁"
+        MUTE = "mute", "禁言"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sanctions"
+    )
+    room = models.ForeignKey(
+        Room,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sanctions",
+        help_text="Empty: site-wide.",
+    )
+    ends_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: permanent. Past: no longer active."
+    )
+    reason = models.CharField(max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [
+            # Every chat batch and join: a user's sanctions, then the room.
+            models.Index(fields=["user", "room"], name="sanction_user_room_idx")
+        ]
+
+    def __str__(self) -> str:
+        where = self.room.room_id if self.room_id else "site-wide"
+        return f"{self.kind} of {self.user} ({where})"
+
+    def is_active(self, now=None) -> bool:
+        return self.ends_at is None or self.ends_at > (now or timezone.now())
+
+
+class SensitiveWord(models.Model):
+    """A word the content filter blocks or masks, matched as a substring after
+    NFKC and case folding (`chat.words`)."""
+
+    class Action(models.TextChoices):
+        BLOCK = "block", "拦截（拒收）"
+        MASK = "mask", "屏蔽（替换为＊）"
+
+    word = models.CharField(max_length=100)
+    # NFKC + casefold of `word`: what is matched, and unique.
+    normalized = models.CharField(max_length=200, unique=True, editable=False)
+    action = models.CharField(
+        max_length=8, choices=Action.choices, default=Action.BLOCK
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["normalized"]
+
+    def __str__(self) -> str:
+        return self.word
+
+
+class WordListVersion(models.Model):
+    """One row: bumped by every change to the word list, so each process knows
+    when to rebuild its automaton without reading the list per message."""
+
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"word list v{self.version}"
+
+
+class ModerationLog(models.Model):
+    """One moderation action, by any path (admin, API, command). Read-only."""
+
+    class Action(models.TextChoices):
+        MESSAGE_HIDE = "message_hide", "隐藏消息"
+        MESSAGE_UNHIDE = "message_unhide", "恢复消息"
+        BAN = "ban", "封禁"
+        MUTE = "mute", "禁言"
+        SANCTION_CHANGE = "sanction_change", "修改处罚"
+        SANCTION_LIFT = "sanction_lift", "解除处罚"
+        ROOM_CLOSE = "room_close", "关闭房间"
+        ROOM_REOPEN = "room_reopen", "重开房间"
+        ROOM_SLOW_MODE = "room_slow_mode", "慢速模式"
+        ROOM_DELETE = "room_delete", "删除房间"
+        WORD_ADD = "word_add", "添加敏感词"
+        WORD_CHANGE = "word_change", "修改敏感词"
+        WORD_DELETE = "word_delete", "删除敏感词"
+
+    created_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept when the account goes; "system" when no user acted (a command).
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    # What was acted on: a model label ("chat.room") and its primary key.
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=200)
+    # Context, for the room's and the user's pages and filters.
+    room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="moderation_entries",
+        help_text="The user concerned: sanctioned, or whose message it was.",
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="modlog_target_idx"),
+            models.Index(fields=["created_at"], name="modlog_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name}: {self.action} {self.target_repr}"

@@ -4,12 +4,20 @@ and REST."""
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
 from chat.exceptions import InvalidMessage, RoomNotFound
 from chat.frames import message_data, room_data
-from chat.models import ChatMessage, Room, RoomMember, RoomType, parse_message_id
+from chat.models import (
+    ChatMessage,
+    Room,
+    RoomMember,
+    RoomType,
+    Sanction,
+    parse_message_id,
+)
 from chat.room_types import RoomRef
 from realtime import runtime
 from realtime.wire import iso
@@ -45,15 +53,22 @@ def room_get_for_user(*, room_id: str, user) -> Room:
 
 
 def room_get_for_join(*, room_id: str, user) -> tuple[Room, bool]:
-    """Return the room and whether `user` is banned from it, in one query (every
-    join runs it); RoomNotFound exactly as `room_get_for_user` raises it."""
-    rooms, members = Room._meta.db_table, RoomMember._meta.db_table
+    """Return the room and whether `user` is banned from it (there or site-wide,
+    an active `Sanction`), in one query (every join runs it); RoomNotFound
+    exactly as `room_get_for_user` raises it."""
+    rooms, sanctions = Room._meta.db_table, Sanction._meta.db_table
     found = list(
         Room.objects.raw(
-            f"SELECT r.*, EXISTS (SELECT 1 FROM {members} m WHERE m.room_id = r.id"
-            f" AND m.user_id = %s AND m.is_banned) AS banned"
+            f"SELECT r.*, EXISTS (SELECT 1 FROM {sanctions} s WHERE s.user_id = %s"
+            " AND (s.room_id = r.id OR s.room_id IS NULL) AND s.kind = %s"
+            " AND (s.ends_at IS NULL OR s.ends_at > %s)) AS banned"
             f" FROM {rooms} r WHERE r.room_id = %s",
-            [user.pk, room_id],
+            [
+                user.pk,
+                Sanction.Kind.BAN.value,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                room_id,
+            ],
         )
     )
     if not found or not room_visible_to(room=found[0], user=user):
@@ -101,9 +116,15 @@ def room_detail_data(room: Room, *, online_count: int, slow_mode: float) -> dict
 def room_members(
     *, room: Room, limit: int | None = None, offset: int = 0
 ) -> tuple[list[dict], int]:
-    """Return (a page of the room's members, oldest first, total); banned excluded."""
+    """Return (a page of the room's members, oldest first, total); those banned
+    from it (there or site-wide) excluded."""
     limit = max(1, min(limit or DEFAULT_MEMBERS_LIMIT, MAX_MEMBERS_LIMIT))
-    members = RoomMember.objects.filter(room=room, is_banned=False)
+    banned = sanctions_active().filter(
+        Q(room=room) | Q(room__isnull=True), kind=Sanction.Kind.BAN
+    )
+    members = RoomMember.objects.filter(room=room).exclude(
+        user_id__in=banned.values("user_id")
+    )
     page = members.select_related("user").order_by("joined_at", "pk")[
         offset : offset + limit
     ]
@@ -115,6 +136,13 @@ def room_members(
         }
         for m in page
     ], members.count()
+
+
+def sanctions_active(now: datetime | None = None) -> QuerySet[Sanction]:
+    """Return the sanctions in force: no end, or an end still to come."""
+    return Sanction.objects.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now or timezone.now())
+    )
 
 
 def assistant_prompt_times(*, user, window: timedelta, limit: int) -> list[datetime]:

@@ -14,10 +14,17 @@ from chat.services.messages import (
     messages_expired_purge,
 )
 from chat.services.moderation import (
-    member_ban,
-    member_mute,
     message_hide,
+    message_unhide,
+    moderation_log,
     room_close,
+    room_delete,
+    room_reopen,
+    room_slow_mode_set,
+    sanction_apply,
+    sanction_lift,
+    sanction_update,
+    senders_sanction,
 )
 from chat.services.rooms import (
     room_create,
@@ -25,6 +32,7 @@ from chat.services.rooms import (
     room_open_for_join,
     user_may_create_rooms,
 )
+from chat.services.words import word_delete, word_save, words_add
 
 __all__ = [
     "ChatDraft",
@@ -33,16 +41,26 @@ __all__ = [
     "assistant_quota_check",
     "new_stream_id",
     "assistant_message_create",
-    "member_ban",
-    "member_mute",
     "message_create",
     "message_hide",
+    "message_unhide",
+    "moderation_log",
     "messages_create",
     "messages_create_safely",
     "messages_expired_purge",
     "room_close",
     "room_create",
+    "room_delete",
     "room_member_add",
     "room_open_for_join",
+    "room_reopen",
+    "room_slow_mode_set",
+    "sanction_apply",
+    "sanction_lift",
+    "sanction_update",
+    "senders_sanction",
     "user_may_create_rooms",
+    "word_delete",
+    "word_save",
+    "words_add",
 ]

@@ -2,21 +2,23 @@
 
 One batch is the chats that arrived while the previous one was being written
 (`chat.writer`). For each chat: return the stored message when the same user
-already stored its `client_msg_id` in that room, refuse a banned or muted
-sender, hand out the room's next sequence numbers under the room's row lock (so
-ids in a room follow commit order), insert.
+already stored its `client_msg_id` in that room, refuse a sender banned or
+muted there or site-wide (`chat.models.Sanction`), hand out the room's next
+sequence numbers under the room's row lock (so ids in a room follow commit
+order), insert.
 
 Four statements in one transaction. The ORM is not used: building its queries
 cost more than running them (docs/architecture.md, "Measured choices").
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 
 from chat.exceptions import ClientError, Forbidden, Muted, RoomClosed
 from chat.frames import chat_data, message_data
-from chat.models import ChatMessage, Room, RoomMember, format_message_id
+from chat.models import ChatMessage, Room, Sanction, format_message_id
 from chat.selectors import user_display_name
 from realtime.wire import iso
 
@@ -85,11 +87,20 @@ def take_seqs(counts: dict[int, int]) -> dict[int, range]:
     return {pk: range(last - counts[pk] + 1, last + 1) for pk, last in rows}
 
 
-def _refusal(banned: bool, muted_until) -> ClientError:
-    if banned:
-        return Forbidden("you are banned from this room")
-    iso = muted_until.isoformat() if hasattr(muted_until, "isoformat") else muted_until
-    return Muted(f"muted until {iso}")
+def _aware(value) -> datetime:
+    """A datetime column read by a raw query: SQLite gives text, PostgreSQL an
+    aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _muted(until: datetime | None) -> ClientError:
+    """The refusal of a muted sender; `until` is None for a mute without end."""
+    if until is None:
+        return Muted("you are muted", extra={"until": None})
+    stamp = iso(until)
+    return Muted(f"muted until {stamp}", extra={"until": stamp})
 
 
 def _row(d: ChatDraft, seq: int, created) -> tuple:
@@ -151,7 +162,7 @@ def _settle(
 def _store_in_transaction(cands, now) -> dict[int, Outcome]:
     drafts = [d for _, d in cands]
     stored = _stored_duplicates(drafts)
-    refused = _member_refusals(drafts, now)
+    refused = _sanction_refusals(drafts, now)
     fresh = [
         d
         for d in drafts
@@ -187,24 +198,46 @@ def _stored_duplicates(drafts: list[ChatDraft]) -> dict[tuple, ChatMessage]:
     return {(m.room_id, m.sender_id, m.client_msg_id): m for m in rows}
 
 
-def _member_refusals(drafts: list[ChatDraft], now) -> dict[tuple, ClientError]:
-    """Return the refusal of each (room, user) that is banned or muted."""
+def _sanction_refusals(drafts: list[ChatDraft], now) -> dict[tuple, ClientError]:
+    """Return the refusal of each (room, user) under an active ban or mute, in
+    the room or site-wide: one query for the batch."""
     rooms = sorted({d.room_pk for d in drafts})
     users = sorted({d.user.pk for d in drafts})
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT room_id, user_id, is_banned, muted_until "
-            f"FROM {RoomMember._meta.db_table} "
-            f"WHERE room_id IN ({', '.join(['%s'] * len(rooms))}) "
-            f"AND user_id IN ({', '.join(['%s'] * len(users))}) "
-            "AND (is_banned OR muted_until > %s)",
-            [*rooms, *users, connection.ops.adapt_datetimefield_value(now)],
+            f"SELECT user_id, room_id, kind, ends_at "
+            f"FROM {Sanction._meta.db_table} "
+            f"WHERE user_id IN ({', '.join(['%s'] * len(users))}) "
+            f"AND (room_id IS NULL OR room_id IN ({', '.join(['%s'] * len(rooms))})) "
+            "AND (ends_at IS NULL OR ends_at > %s)",
+            [*users, *rooms, connection.ops.adapt_datetimefield_value(now)],
         )
         found = cursor.fetchall()
-    return {
-        (room_pk, user_pk): _refusal(banned, muted_until)
-        for room_pk, user_pk, banned, muted_until in found
-    }
+    bans: set[tuple] = set()  # (user, room; None: site-wide)
+    mutes: dict[tuple, datetime | None] = {}  # the latest end; None: for good
+    for user_pk, room_pk, kind, ends_at in found:
+        place = (user_pk, room_pk)
+        if kind == Sanction.Kind.BAN:
+            bans.add(place)
+            continue
+        end = None if ends_at is None else _aware(ends_at)
+        if place not in mutes:
+            mutes[place] = end
+        elif mutes[place] is not None:
+            mutes[place] = None if end is None else max(mutes[place], end)
+    refusals: dict[tuple, ClientError] = {}
+    for d in drafts:
+        places = ((d.user.pk, d.room_pk), (d.user.pk, None))
+        ends = [mutes[p] for p in places if p in mutes]
+        if any(p in bans for p in places):
+            refusals[(d.room_pk, d.user.pk)] = Forbidden(
+                "you are banned from this room"
+            )
+        elif ends:
+            refusals[(d.room_pk, d.user.pk)] = _muted(
+                None if None in ends else max(ends)
+            )
+    return refusals
 
 
 def _insert(rows: list[tuple]) -> list[tuple[int, int, int]]:

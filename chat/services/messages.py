@@ -2,6 +2,7 @@
 previous batch was being written is stored at once (group commit; see
 `chat.writer`); the SQL is in `chat.services.chat_store`."""
 
+from dataclasses import replace
 from datetime import datetime
 
 from django.conf import settings
@@ -13,15 +14,14 @@ from chat.frames import message_data
 from chat.models import ChatMessage, Room
 from chat.room_types import RoomRef
 from chat.services.chat_store import ChatDraft, Outcome, chats_store, take_seqs
-
-
-def _blocked(text: str) -> bool:
-    lowered = text.lower()
-    return any(word and word in lowered for word in settings.CHAT_BLOCKED_WORDS)
+from chat.words import screen
 
 
 def messages_create(drafts: list[ChatDraft]) -> list[Outcome]:
     """Store users' chats atomically; return one outcome per draft.
+
+    Each text is screened first (`chat.words`): a blocked word refuses it with
+    `content_blocked`, a masked one is stored and sent as ＊.
 
     A repeat of a `client_msg_id` by the same user in the same room (already
     stored, or twice in this batch) returns the stored message, not stored again.
@@ -34,10 +34,12 @@ def messages_create(drafts: list[ChatDraft]) -> list[Outcome]:
         key = (d.room_pk, d.user.pk, d.client_msg_id)
         if d.client_msg_id and key in first_of:
             outcomes[i] = first_of[key]  # resolved below, after the store
-        elif _blocked(d.text):
-            outcomes[i] = ContentBlocked()
         else:
-            cands.append((i, d))
+            screened = screen(d.text)
+            if screened.blocked:
+                outcomes[i] = ContentBlocked()
+                continue
+            cands.append((i, replace(d, text=screened.text) if screened.masked else d))
             if d.client_msg_id:
                 first_of[key] = i
     for i, outcome in chats_store(cands, now).items():
@@ -83,13 +85,17 @@ def _next_seq(room_pk: int) -> int:
 
 @transaction.atomic
 def assistant_message_create(*, room: RoomRef, text: str, reply_to: str) -> dict:
-    """Store the AI assistant's reply; return its wire data."""
+    """Store the AI assistant's reply, screened as users' chats are (a blocked
+    word raises ContentBlocked: nothing is stored); return its wire data."""
+    screened = screen(text)
+    if screened.blocked:
+        raise ContentBlocked("the assistant's reply was refused by the filter")
     message = ChatMessage.objects.create(
         room_id=room.pk,
         seq=_next_seq(room.pk),
         sender=None,
         sender_name=settings.AI_ASSISTANT_NAME,
-        message=text,
+        message=screened.text,
         reply_to=reply_to,
     )
     return message_data(message, room.room_id)

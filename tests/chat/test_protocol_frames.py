@@ -203,6 +203,8 @@ SCHEMAS: dict[str, FrameSchema] = {
             optional={
                 "ref": is_short_str,
                 "retryAfterMs": lambda v: is_int(v) and v > 0,
+                # `muted`: when the mute ends (null: it does not end by itself).
+                "until": nullable(is_iso_z),
                 "roomId": is_nonempty_str,
                 "replyTo": is_message_id,
                 "streamId": is_nonempty_str,
@@ -314,6 +316,9 @@ BUILDER_SAMPLES: dict[str, list[Callable[[], dict]]] = {
         ),
         lambda: wire.error(
             "room_closed", "the room was closed", None, extra={"roomId": "room-001"}
+        ),
+        lambda: wire.error(
+            "muted", "muted", "chat", extra={"until": "2026-01-02T03:04:05.678Z"}
         ),
         lambda: wire.error(
             "ai_unavailable",

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from chat import selectors
 from chat.exceptions import RoomNotFound
-from chat.models import ChatMessage, Room, RoomMember, RoomType
+from chat.models import ChatMessage, Room, RoomType, Sanction
 
 pytestmark = pytest.mark.django_db
 
@@ -39,8 +39,8 @@ def test_recent_is_the_latest_page_of_history(settings, alice, room_type, limit)
 
 def test_room_for_join_reads_the_ban_of_this_user_only(alice, bob):
     room = Room.objects.create(room_id="c-1", room_type=RoomType.CULTURAL_CIRCLE)
-    RoomMember.objects.create(room=room, user=bob, is_banned=True)
-    RoomMember.objects.create(room=room, user=alice, is_banned=False)
+    Sanction.objects.create(kind="ban", room=room, user=bob, reason="r")
+    Sanction.objects.create(kind="mute", room=room, user=alice, reason="r")
     assert selectors.room_get_for_join(room_id="c-1", user=alice) == (room, False)
     assert selectors.room_get_for_join(room_id="c-1", user=bob) == (room, True)
 

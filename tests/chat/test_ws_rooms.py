@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from chat import services
-from chat.models import ChatMessage, Drama, Room, RoomMember, RoomType
+from chat.models import ChatMessage, Drama, Room, RoomType, Sanction
 from tests import ws
 from tests.chat.test_protocol_frames import assert_frame, is_iso_z
 
@@ -526,28 +526,30 @@ async def test_chat_to_a_room_closed_meanwhile_is_room_closed(sockets, alice):
 async def test_a_muted_user_cannot_chat(sockets, alice, bob):
     room = await make_room()
     a, b = await both_in_room(sockets, alice, bob)
-    # A circle keeps a membership for each joiner: mute it.
-    member, _ = await RoomMember.objects.aupdate_or_create(
+    mute = await Sanction.objects.acreate(
+        kind="mute",
         room=room,
         user=alice,
-        defaults={"muted_until": timezone.now() + timedelta(minutes=5)},
+        ends_at=timezone.now() + timedelta(minutes=5),
+        reason="r",
     )
     await ws.chat(a, CIRCLE, "let me speak")
-    await error_of(a, "muted", "chat")
+    refused = await error_of(a, "muted", "chat")
+    assert is_iso_z(refused["data"]["until"])
     # Others still talk; bob never saw alice's refused chat.
     await ws.chat(b, CIRCLE, "bob here")
     assert (await recv(a))["data"]["message"] == "bob here"
     assert (await recv(b))["data"]["message"] == "bob here"
     # A mute that ran out no longer holds.
-    member.muted_until = timezone.now() - timedelta(seconds=1)
-    await member.asave()
+    mute.ends_at = timezone.now() - timedelta(seconds=1)
+    await mute.asave()
     await ws.chat(a, CIRCLE, "free again")
     assert (await recv(a))["data"]["message"] == "free again"
 
 
 async def test_a_banned_user_cannot_join(sockets, alice):
     room = await make_room()
-    await RoomMember.objects.acreate(room=room, user=alice, is_banned=True)
+    await Sanction.objects.acreate(kind="ban", room=room, user=alice, reason="r")
     a = await sockets(alice)
     await ws.send(a, {"type": "join_room", "data": {"roomId": CIRCLE}})
     await error_of(a, "forbidden", "join_room")
@@ -563,7 +565,9 @@ async def test_a_ban_closes_the_users_sockets_in_the_room_with_4003(
     await join_first(a, alice)
     await join_first(b, bob)
     await recv_type(a, "user_joined")
-    await sync_to_async(services.member_ban)(room=room, user=alice)
+    await sync_to_async(services.sanction_apply)(
+        room=room, user=alice, kind="ban", reason="r"
+    )
     assert await ws.expect_close(a) == 4003
     # Bob stays, and so does alice's socket that is not in the room.
     await ws.ping(b)

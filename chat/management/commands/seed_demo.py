@@ -1,10 +1,12 @@
-"""Demo data: users, a drama, and one room of each type."""
+"""Demo data: users, a drama, and one room of each type; `moderator` is staff in
+the Moderators group (not a superuser)."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from chat.models import Drama, Room, RoomType
+from chat.roles import moderators_group
 
 PASSWORD = "demo12345"
 USERS = [
@@ -20,19 +22,20 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options) -> None:
         User = get_user_model()
+        moderators = moderators_group()
         users = {}
         for username, first_name, staff in USERS:
             user, created = User.objects.get_or_create(
                 username=username,
-                defaults={
-                    "first_name": first_name,
-                    "is_staff": staff,
-                    "is_superuser": staff,
-                },
+                defaults={"first_name": first_name, "is_staff": staff},
             )
             if created:
                 user.set_password(PASSWORD)
-                user.save()
+            # Earlier seeds made the moderator a superuser: moderators are not.
+            user.is_superuser = False
+            user.save()
+            if staff:
+                user.groups.add(moderators)
             users[username] = user
         drama, _ = Drama.objects.get_or_create(
             title="河洛传奇",

@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from chat.models import ChatMessage, Room, RoomMember, RoomType
+from chat.models import ChatMessage, Room, RoomMember, RoomType, Sanction
 from tests import ws
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,7 +60,7 @@ def test_members_page_and_leave_out_the_banned(client, circle, make_user):
     users = [make_user() for _ in range(4)]
     for user in users:
         RoomMember.objects.create(room=circle, user=user)
-    RoomMember.objects.filter(user=users[1]).update(is_banned=True)
+    Sanction.objects.create(kind="ban", room=circle, user=users[1], reason="r")
     client.force_login(users[0])
     body = client.get(f"/api/rooms/{CIRCLE}/members/?limit=2&offset=1").json()
     assert body["count"] == 3

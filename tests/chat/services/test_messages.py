@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from chat import services
 from chat.exceptions import ContentBlocked, Forbidden, Muted, RoomClosed
-from chat.models import ChatMessage, Room, RoomMember, RoomType
+from chat.models import ChatMessage, Room, RoomType, Sanction
 from chat.services import ChatDraft
 
 pytestmark = pytest.mark.django_db
@@ -63,10 +63,13 @@ def test_refusals_are_per_draft_and_do_not_sink_the_batch(
 ):
     a, b = rooms
     settings.CHAT_BLOCKED_WORDS = ["spam"]
-    RoomMember.objects.create(
-        room=a, user=bob, muted_until=timezone.now() + timezone.timedelta(minutes=5)
+    Sanction.objects.create(
+        kind="mute",
+        room=a,
+        user=bob,
+        ends_at=timezone.now() + timezone.timedelta(minutes=5),
     )
-    RoomMember.objects.create(room=a, user=carol, is_banned=True)
+    Sanction.objects.create(kind="ban", room=a, user=carol)
     Room.objects.filter(pk=b.pk).update(is_closed=True)
     outcomes = services.messages_create(
         [
@@ -92,8 +95,11 @@ def test_a_stored_repeat_is_answered_even_after_a_mute(rooms, alice):
     ((data, created),) = services.messages_create(
         [draft(a, alice, "x", client_msg_id="c9")]
     )
-    RoomMember.objects.create(
-        room=a, user=alice, muted_until=timezone.now() + timezone.timedelta(minutes=5)
+    Sanction.objects.create(
+        kind="mute",
+        room=a,
+        user=alice,
+        ends_at=timezone.now() + timezone.timedelta(minutes=5),
     )
     assert services.messages_create([draft(a, alice, "x", client_msg_id="c9")]) == [
         (data, False)
