@@ -34,7 +34,8 @@ SERVER_CORE, LOADGEN_CORE = "0", "1"
 # {port}, {venv}, {prefix} (a random channel-layer prefix) and {out} are substituted.
 PROJECT_CMD = (
     "{venv}/bin/uvicorn yyc3_realtime.asgi:application --port {port}"
-    " --ws realtime.wsprotocol:WebSocketProtocol --loop asyncio"
+    " --ws realtime.wsprotocol:WebSocketProtocol"
+    " --http realtime.httpprotocol:HTTPProtocol --loop asyncio"
     " --log-level warning --no-access-log"
 )
 PROJECT_ENV = {  # read by yyc3_realtime/settings.py

@@ -200,6 +200,9 @@ class Hub:
 
     def _dispatch(self, message: dict) -> None:
         kind = message.get("type")
+        origin = message.get("origin")
+        if origin is not None and origin == self.channel_name:
+            return  # published here: delivered here already
         if kind == FANOUT:
             if "seq" in message:
                 self.deliver_in_order(
@@ -211,8 +214,7 @@ class Hub:
             for each in message["messages"]:
                 self._handle(each)  # each on its own: one bad one loses only itself
         elif kind == CONTROL:
-            for subscriber in tuple(self.topics.get(message["topic"], ())):
-                subscriber.control(message["topic"], message["action"])
+            self.control_here(message["topic"], message["action"])
 
     async def renew(self) -> None:
         """Re-assert this process's group memberships (a Redis restart empties
@@ -226,45 +228,69 @@ class Hub:
             for group in groups:
                 await self.layer.group_add(group, self.channel_name)
 
+    # --- publishing: here at once, then to the other processes ---------------------
+    #
+    # Every publish reaches this process's sockets at once and in publish order,
+    # whatever the layer does; the layer message carries its origin, and the
+    # copy that comes back here is ignored.
+
+    async def publish(
+        self, topic: str, text: str, unless: list[str] | None = None
+    ) -> None:
+        """Send an encoded frame to every subscriber of `topic` on every process,
+        except sockets also subscribed to an `unless` topic (they get it there)."""
+        self.deliver(topic, text, unless)
+        message: dict[str, Any] = {"type": FANOUT, "topic": topic, "text": text}
+        if unless:
+            message["unless"] = list(unless)
+        message["origin"] = self.channel_name
+        await self.layer.group_send(group_name(topic), message)
+
+    async def publish_in_order(self, runs: list[tuple[str, int, list[str]]]) -> None:
+        """Send rooms' chats: each (topic, seq, texts) carries the room's chats
+        `seq, seq+1, ...`. On Redis every process in one of the rooms gets the
+        whole batch as one layer message
+        (`realtime.layers.PubSubChannelLayer.group_send_batch`);
+        deliver_in_order skips the rooms it has no socket in."""
+        for topic, seq, texts in runs:
+            self.deliver_in_order(topic, seq, texts)
+        items = [
+            (
+                group_name(topic),
+                {
+                    "type": FANOUT,
+                    "topic": topic,
+                    "seq": seq,
+                    "texts": texts,
+                    "origin": self.channel_name,
+                },
+            )
+            for topic, seq, texts in runs
+        ]
+        layer = self.layer
+        if len({g for g, _ in items}) > 1 and isinstance(layer, BatchingLayer):
+            await layer.group_send_batch(items, BATCH)
+        else:
+            for group, message in items:
+                await layer.group_send(group, message)
+
+    async def control(self, topic: str, action: dict) -> None:
+        """Send a server-only instruction to every subscriber of `topic`."""
+        self.control_here(topic, action)
+        message = {
+            "type": CONTROL,
+            "topic": topic,
+            "action": action,
+            "origin": self.channel_name,
+        }
+        await self.layer.group_send(group_name(topic), message)
+
+    def control_here(self, topic: str, action: dict) -> None:
+        for subscriber in tuple(self.topics.get(topic, ())):
+            subscriber.control(topic, action)
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
         self._started = None
-
-
-async def publish(topic: str, text: str, unless: list[str] | None = None) -> None:
-    """Send an encoded frame to every subscriber of `topic` on every process,
-    except sockets also subscribed to an `unless` topic (they get it there)."""
-    message: dict[str, Any] = {"type": FANOUT, "topic": topic, "text": text}
-    if unless:
-        message["unless"] = list(unless)
-    await get_channel_layer().group_send(group_name(topic), message)
-
-
-async def publish_in_order(runs: list[tuple[str, int, list[str]]]) -> None:
-    """Send rooms' chats: each (topic, seq, texts) carries the room's chats `seq,
-    seq+1, ...`. On Redis every process in one of the rooms gets the whole batch as
-    one layer message (`realtime.layers.PubSubChannelLayer.group_send_batch`);
-    deliver_in_order skips the rooms it has no socket in."""
-    layer = get_channel_layer()
-    items = [
-        (
-            group_name(topic),
-            {"type": FANOUT, "topic": topic, "seq": seq, "texts": texts},
-        )
-        for topic, seq, texts in runs
-    ]
-    if len({group for group, _ in items}) > 1 and isinstance(layer, BatchingLayer):
-        await layer.group_send_batch(items, BATCH)
-    else:
-        for group, message in items:
-            await layer.group_send(group, message)
-
-
-async def control(topic: str, action: dict) -> None:
-    """Send a server-only instruction to every subscriber of `topic`."""
-    layer = get_channel_layer()
-    await layer.group_send(
-        group_name(topic), {"type": CONTROL, "topic": topic, "action": action}
-    )

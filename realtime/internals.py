@@ -28,6 +28,8 @@ class UvicornWebSocketProtocol(Protocol):
     writable: Any  # asyncio.Event for write flow control, replaced by Flag
     read_paused: bool
     close_sent: bool
+    handshake_complete: bool
+    loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     request: Any
     response: Any
@@ -36,6 +38,25 @@ class UvicornWebSocketProtocol(Protocol):
     def send_receive_event_to_app(self) -> None: ...
 
     def start_keepalive(self) -> None: ...
+
+    async def send(self, message: Any) -> None: ...
+
+
+class UvicornH11Protocol(Protocol):
+    """What realtime.httpprotocol reads on uvicorn's `H11Protocol`."""
+
+    conn: Any  # the h11.Connection
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    client: Any
+
+    def connection_made(self, transport: asyncio.Transport) -> None: ...
+
+    def connection_lost(self, exc: Exception | None) -> None: ...
+
+    def handle_events(self) -> None: ...
+
+    def on_response_complete(self) -> None: ...
 
 
 class RedisShard(Protocol):
@@ -121,6 +142,14 @@ def check_uvicorn() -> None:
         UvicornWebSocketProtocol,
         "realtime.wsprotocol",
     )
+
+
+def check_uvicorn_http() -> None:
+    """Raise ImproperlyConfigured unless uvicorn has what realtime.httpprotocol
+    uses."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    _require("uvicorn", H11Protocol, UvicornH11Protocol, "realtime.httpprotocol")
 
 
 def check_channels_redis() -> None:

@@ -73,13 +73,29 @@ class Outbox:
         except Exception:
             self.closed = True
         finally:
-            self.backlog = None
-            self.drainer = None
+            if self.drainer is asyncio.current_task():
+                self.backlog = None
+                self.drainer = None
 
     def _overflow(self) -> None:
+        # The drainer waits on a write the client will never read: stop it, and
+        # send the close now (the server protocol lets a close past its flow
+        # control, then drops the connection if even that cannot go out).
         logger.info("closing a socket whose client stopped reading (backlog full)")
-        self.backlog = deque([{"type": "websocket.close", "code": CLOSE_BACKLOG}])
         self.closed = True
+        self.backlog = None
+        if self.drainer is not None:
+            self.drainer.cancel()
+        self.drainer = asyncio.ensure_future(self._close_now())
+
+    async def _close_now(self) -> None:
+        try:
+            await self.send({"type": "websocket.close", "code": CLOSE_BACKLOG})
+        except Exception:  # noqa: BLE001 - the client is gone already
+            pass
+        finally:
+            if self.drainer is asyncio.current_task():
+                self.drainer = None
 
     async def flush(self) -> None:
         """Wait until everything queued so far has been handed to the server."""

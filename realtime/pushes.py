@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 
 from django.db import transaction
 
-from realtime import hub
+from realtime.hub import Hub
 from realtime.process import runtime
 from realtime.wire import encode
 
@@ -29,7 +29,7 @@ async def publish(topic: str, frame: dict) -> bool:
     """Send a frame to every socket subscribed to `topic`, on every process.
     Return False (logged) when the channel layer could not take it."""
     try:
-        await hub.publish(topic, encode(frame))
+        await runtime().hub.publish(topic, encode(frame))
     except Exception:
         runtime().layer_failed(topic)
         return False
@@ -42,11 +42,8 @@ async def publish_in_order(runs: list[Run], label: str) -> bool:
     them at once, whatever the layer does; the others through the layer, or from
     the store if the layer lost them. Return False (logged) when the channel
     layer could not take them."""
-    hub_here = runtime().hub
-    for topic, seq, texts in runs:
-        hub_here.deliver_in_order(topic, seq, texts)
     try:
-        await hub.publish_in_order(runs)
+        await runtime().hub.publish_in_order(runs)
     except Exception:
         runtime().layer_failed(label)
         return False
@@ -62,12 +59,15 @@ def publish_local(topic: str, frame: dict) -> None:
 async def control(topic: str, action: dict) -> None:
     """Send a server-only instruction to the connections subscribed to `topic`;
     each runs the control hook registered for `action["action"]`."""
-    await hub.control(topic, action)
+    await runtime().hub.control(topic, action)
 
 
-def _send_now(send: Callable[..., Awaitable[None]], label: str, *args) -> None:
+def _send_now(send: Callable[[Hub], Awaitable[None]], label: str) -> None:
+    async def with_hub() -> None:
+        await send(runtime().hub)
+
     try:
-        async_to_sync(send)(*args)
+        async_to_sync(with_hub)()
     except Exception:
         logger.exception("channel layer unavailable; push to %s dropped", label)
 
@@ -76,7 +76,7 @@ def publish_on_commit(topic: str, frame: dict) -> None:
     """Send `frame` to `topic` once the current transaction commits."""
     text = encode(frame)
     transaction.on_commit(
-        lambda: _send_now(hub.publish, topic, topic, text), robust=True
+        lambda: _send_now(lambda hub: hub.publish(topic, text), topic), robust=True
     )
 
 
@@ -93,7 +93,7 @@ def publish_many_on_commit(
     encoded = [(topic, encode(frame)) for topic, frame in pushes]
     skips = unless or {}
 
-    async def send_all() -> None:
+    async def send_all(hub: Hub) -> None:
         for topic, text in encoded:
             await hub.publish(topic, text, skips.get(topic))
 
@@ -104,5 +104,5 @@ def publish_many_on_commit(
 def control_on_commit(topic: str, action: dict) -> None:
     """Send a server-only instruction to `topic` once the transaction commits."""
     transaction.on_commit(
-        lambda: _send_now(hub.control, topic, topic, action), robust=True
+        lambda: _send_now(lambda hub: hub.control(topic, action), topic), robust=True
     )

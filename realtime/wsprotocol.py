@@ -18,6 +18,11 @@ moment; this class drops or slims it (docs/architecture.md has what each costs):
   and at most one waiter.
 - an `asyncio.Event` for write flow control: replaced by `Flag`.
 
+A close sent to a client that stopped reading (the outbox's 1013) goes past flow
+control, behind what is already buffered; if the buffer has not drained
+`WS_STALLED_CLOSE_SECONDS` later, the connection is dropped (uvicorn's own close
+would wait for the buffer forever, and keepalive would end it with 1011).
+
 It also reads ahead. uvicorn stops reading a socket after each message it receives
 and starts again once the application took it: two `epoll_ctl` calls and selector
 bookkeeping per message. This class stops reading only once
@@ -39,6 +44,8 @@ import asyncio
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
     WebSocketsSansIOProtocol,
 )
+
+from django.conf import settings
 
 from realtime.internals import check_uvicorn
 
@@ -135,13 +142,19 @@ class ReceiveQueue:
 DEFAULT_READ_AHEAD_BYTES = 65536
 
 
-def read_ahead_bytes() -> int:
-    """WS_RECEIVE_AHEAD_BYTES, or the default when Django is not configured."""
-    from django.conf import settings
+DEFAULT_STALLED_CLOSE_SECONDS = 5.0
 
+
+def _setting(name: str, default):
+    """A setting, or its default when Django is not configured (uvicorn loads
+    this module before the application sets Django up)."""
     if not settings.configured:
-        return DEFAULT_READ_AHEAD_BYTES
-    return getattr(settings, "WS_RECEIVE_AHEAD_BYTES", DEFAULT_READ_AHEAD_BYTES)
+        return default
+    return getattr(settings, name, default)
+
+
+def read_ahead_bytes() -> int:
+    return _setting("WS_RECEIVE_AHEAD_BYTES", DEFAULT_READ_AHEAD_BYTES)
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
@@ -169,6 +182,27 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if self.queue.nbytes >= self.read_ahead:  # type: ignore[attr-defined]
             self.read_paused = True
             self.transport.pause_reading()
+
+    async def send(self, message) -> None:
+        if (
+            message["type"] == "websocket.close"
+            and self.handshake_complete
+            and not self.close_sent
+            and not self.writable.is_set()
+        ):
+            # The client stopped reading: let the close past flow control.
+            self.writable.set()
+            await super().send(message)
+            self.loop.call_later(
+                _setting("WS_STALLED_CLOSE_SECONDS", DEFAULT_STALLED_CLOSE_SECONDS),
+                self._drop_if_stalled,
+            )
+            return
+        await super().send(message)
+
+    def _drop_if_stalled(self) -> None:
+        if self.transport.get_write_buffer_size():
+            self.transport.abort()
 
     def start_keepalive(self) -> None:
         # uvicorn calls this once, right after the 101 response went out: the

@@ -12,6 +12,7 @@ over several rooms between them.
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -45,6 +46,8 @@ COMMANDS = {
         "{port}",
         "--ws",
         "realtime.wsprotocol:WebSocketProtocol",
+        "--http",
+        "realtime.httpprotocol:HTTPProtocol",
     ],
 }
 APP = "yyc3_realtime.asgi:application"
@@ -54,6 +57,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def limit_files(count: int):
+    """Return a preexec_fn that sets a child's open-files limit."""
+
+    def apply() -> None:
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
+
+    return apply
 
 
 def server_env(db_path: Path, prefix: str) -> dict[str, str]:
@@ -86,6 +99,14 @@ print(json.dumps({u.username: str(AccessToken.for_user(u)) for u in users}))
 """
 
 
+# Live stream rooms opened by a host, as the servers' database sees them.
+OPEN_STREAMS = """
+from chat.models import Room
+for room_id in %r:
+    Room.objects.get_or_create(room_id=room_id, defaults={"room_type": "live_stream"})
+"""
+
+
 class Server:
     """One server process; its stdout and stderr go to files."""
 
@@ -95,10 +116,11 @@ class Server:
         workdir: Path,
         template: "Template",
         share_with: "Server | None" = None,
+        open_files: int | None = None,
         **env: str,
     ) -> None:
         """`share_with`: another process of the same deployment (its database
-        and channel-layer prefix)."""
+        and channel-layer prefix). `open_files`: the process's limit of them."""
         self.kind = kind
         self.tokens = template.tokens
         self.port = free_port()
@@ -119,6 +141,7 @@ class Server:
                 env={**server_env(db_path, self.prefix), **env},
                 stdout=out,
                 stderr=err,
+                preexec_fn=None if open_files is None else limit_files(open_files),
             )
         self.http = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
@@ -187,6 +210,12 @@ class Template:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Template:
     """A migrated SQLite file with the demo users and rooms, and their tokens."""
+    return prepare_template(tmp_path_factory)
+
+
+def prepare_template(tmp_path_factory) -> Template:
+    """Make a migrated SQLite file with the demo data (for other test modules'
+    own `template` fixtures)."""
     path = tmp_path_factory.mktemp("server-db") / "db.sqlite3"
     env = server_env(path, "unused")
     env["LOG_LEVEL"] = "WARNING"
@@ -349,6 +378,14 @@ def test_chats_over_several_rooms_reach_another_process_in_order(template, tmp_p
     try:
         second = Server("uvicorn", tmp_path / "b", template, share_with=first, **env)
         rooms = ["xp-1", "xp-2", "xp-3"]
+        # Live streams are opened by their hosts, not by joining (issue 12).
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", OPEN_STREAMS % (rooms,)],
+            cwd=ROOT,
+            env=server_env(first.db_path, first.prefix),
+            check=True,
+            timeout=120,
+        )
         with (
             open_socket(first, f"?token={first.token('alice')}") as sender,
             open_socket(second, f"?token={second.token('bob')}") as receiver,
@@ -444,12 +481,15 @@ def test_a_token_in_a_plain_http_query_is_not_logged(server, request):
 
 @pytest.fixture(params=["uvicorn"])
 def small_outbox_server(request, template, tmp_path):
-    """A server that closes a socket after 20 unsent frames (WS_OUTBOX_LIMIT)."""
+    """A server that closes a socket after 20 unsent frames (WS_OUTBOX_LIMIT),
+    and waits long enough for the stalled reader to come back and read its 1013
+    (tests/test_server_hygiene.py has a reader that never does)."""
     running = Server(
         request.param,
         tmp_path,
         template,
         WS_OUTBOX_LIMIT="20",
+        WS_STALLED_CLOSE_SECONDS="120",
         WS_MAX_CHAT_CHARS="4000",
         WS_MESSAGES_PER_SECOND="1000",
         WS_MESSAGES_BURST="1000",
@@ -535,7 +575,8 @@ def test_a_client_that_stops_reading_is_closed_1013_and_the_room_goes_on(
         for _ in range(1000):
             send(alice, {"type": "chat", "data": {"roomId": CIRCLE, "message": big}})
             # Alice reads her own copies as they come: a reader that keeps up.
-            frame = recv_type(alice, "chat", ("user_joined", *AFTER_AUTH))
+            # Bob leaves the room as soon as his socket is closed.
+            frame = recv_type(alice, "chat", ("user_joined", "user_left", *AFTER_AUTH))
             assert frame["data"]["message"] == big
     received, close = 0, None
     for opcode, payload in stalled.frames():

@@ -262,6 +262,12 @@ WS_OUTBOX_LIMIT = env_int("WS_OUTBOX_LIMIT", 1000, 1)
 # Received messages (bytes) a socket buffers for the application before uvicorn
 # stops reading it (with realtime.wsprotocol; stock uvicorn: one message).
 WS_RECEIVE_AHEAD_BYTES = env_int("WS_RECEIVE_AHEAD_BYTES", 65536, 1)
+# A close to a client that stopped reading (1013) goes out past flow control; if
+# it has not gone out this many seconds later the connection is dropped.
+WS_STALLED_CLOSE_SECONDS = env_float("WS_STALLED_CLOSE_SECONDS", 5.0)
+# With --http realtime.httpprotocol:HTTPProtocol: seconds a request's headers
+# (the WebSocket handshake included) may take before the connection is closed.
+WS_HANDSHAKE_TIMEOUT = env_float("WS_HANDSHAKE_TIMEOUT", 10.0)
 # Messages of one connection being finished (chats being stored) while the next
 # is read; past this the connection waits for its oldest.
 WS_MAX_PIPELINED_MESSAGES = env_int("WS_MAX_PIPELINED_MESSAGES", 32, 1)

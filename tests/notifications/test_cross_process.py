@@ -57,7 +57,9 @@ def server(isolated_channel_layer):
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "yyc3_realtime.asgi:application"]
         + ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-        + ["--ws", "realtime.wsprotocol:WebSocketProtocol"],  # as in production
+        # as in production
+        + ["--ws", "realtime.wsprotocol:WebSocketProtocol"]
+        + ["--http", "realtime.httpprotocol:HTTPProtocol"],
         cwd=ROOT,
         env=env,
     )

@@ -14,6 +14,16 @@ from tests import ws
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
+@pytest_asyncio.fixture
+async def elsewhere():
+    """The hub of another server process: what it publishes reaches this
+    process only through the channel layer."""
+    other = hub.Hub()
+    await other.start()
+    yield other
+    await other.stop()
+
+
 def chat_text(seq: int) -> str:
     return f'{{"type":"chat","data":{{"id":"{seq:012d}-{seq}","message":"m{seq}"}}}}'
 
@@ -29,26 +39,28 @@ async def room_socket(connect_ready, alice, token_for):
     return room, sock
 
 
-async def test_a_late_earlier_chat_is_delivered_first(room_socket, settings):
+async def test_a_late_earlier_chat_is_delivered_first(elsewhere, room_socket, settings):
     settings.WS_ORDER_HOLD_SECONDS = 5
     room, sock = room_socket
     topic = room_topic(room.pk)
-    await hub.publish_in_order([(topic, 1, [chat_text(1)])])
+    await elsewhere.publish_in_order([(topic, 1, [chat_text(1)])])
     assert (await ws.recv(sock))["data"]["message"] == "m1"
-    await hub.publish_in_order([(topic, 3, [chat_text(3), chat_text(4)])])
+    await elsewhere.publish_in_order([(topic, 3, [chat_text(3), chat_text(4)])])
     assert await ws.nothing_more(sock, 0.2)  # 3 waits for 2
-    await hub.publish_in_order([(topic, 2, [chat_text(2)])])
+    await elsewhere.publish_in_order([(topic, 2, [chat_text(2)])])
     got = [(await ws.recv(sock))["data"]["message"] for _ in range(3)]
     assert got == ["m2", "m3", "m4"]
 
 
-async def test_a_lost_chat_holds_the_next_only_for_the_hold_time(room_socket, settings):
+async def test_a_lost_chat_holds_the_next_only_for_the_hold_time(
+    elsewhere, room_socket, settings
+):
     settings.WS_ORDER_HOLD_SECONDS = 0.1
     room, sock = room_socket
     topic = room_topic(room.pk)
-    await hub.publish_in_order([(topic, 1, [chat_text(1)])])
+    await elsewhere.publish_in_order([(topic, 1, [chat_text(1)])])
     await ws.recv(sock)
-    await hub.publish_in_order([(topic, 3, [chat_text(3)])])  # 2 never comes
+    await elsewhere.publish_in_order([(topic, 3, [chat_text(3)])])  # 2 never comes
     assert (await ws.recv(sock, timeout=2))["data"]["message"] == "m3"
 
 
@@ -59,13 +71,13 @@ async def test_user_topics_share_sharded_groups(settings):
 
 
 async def test_a_user_push_reaches_only_that_user_in_a_shared_shard(
-    connect_ready, amake_user, token_for, settings
+    elsewhere, connect_ready, amake_user, token_for, settings
 ):
     settings.WS_USER_GROUP_SHARDS = 1  # everyone in one group
     a, b = await amake_user("shard-a"), await amake_user("shard-b")
     sock_a = await connect_ready(token=token_for(a))
     sock_b = await connect_ready(token=token_for(b))
-    await hub.publish(user_topic(a.pk), '{"type":"notification","data":{}}')
+    await elsewhere.publish(user_topic(a.pk), '{"type":"notification","data":{}}')
     assert (await ws.recv(sock_a))["type"] == "notification"
     assert await ws.nothing_more(sock_b)
 
@@ -83,7 +95,7 @@ async def test_presence_comes_back_after_redis_loses_it(room_socket):
 
 
 async def test_one_publish_carries_several_rooms_each_in_order(
-    connect_ready, alice, token_for
+    elsewhere, connect_ready, alice, token_for
 ):
     """A chat batch spanning rooms is one `publish_in_order` call (on Redis, one
     layer message per process: layers.PubSubChannelLayer.group_send_batch); every
@@ -99,7 +111,7 @@ async def test_one_publish_carries_several_rooms_each_in_order(
         socks[room.pk] = sock
     (a, sa), (b, sb), (c, sc) = socks.items()
     topic = room_topic
-    await hub.publish_in_order(
+    await elsewhere.publish_in_order(
         [
             (topic(a), 1, [chat_text(1), chat_text(2)]),
             (topic(b), 1, [chat_text(1)]),

@@ -9,6 +9,7 @@ from realtime.connection import NoLayerChannel
 from realtime.lifespan import lifespan
 from realtime.process import Runtime
 
+
 class Timers:
     """Per-process app state holding a task, as the viewer counts do."""
 

@@ -134,7 +134,7 @@ async def test_chat_and_presence_survive_a_redis_restart(
 
 
 async def test_a_chat_batch_over_several_rooms_flows_again_after_a_restart(
-    layer_on_private_redis, connect_ready, alice, token_for, settings
+    elsewhere, layer_on_private_redis, connect_ready, alice, token_for, settings
 ):
     """On the pub/sub layer a batch spanning rooms goes to the processes recorded
     as members (layers.PubSubChannelLayer.group_send_batch). A restart loses the
@@ -163,7 +163,7 @@ async def test_a_chat_batch_over_several_rooms_flows_again_after_a_restart(
         assert time.monotonic() < deadline, f"only {seen} flowed again after restart"
         seq += 1
         with contextlib.suppress(redis.RedisError, OSError):  # still coming back
-            await hub.publish_in_order(
+            await elsewhere.publish_in_order(
                 [
                     (room_topic(room.pk), seq, [chat_text(room.room_id, seq)])
                     for room in rooms
@@ -173,6 +173,15 @@ async def test_a_chat_batch_over_several_rooms_flows_again_after_a_restart(
             frame = await ws.recv(a)
             if frame["type"] == "chat":
                 seen.add(frame["data"]["roomId"])
+
+
+@pytest_asyncio.fixture
+async def elsewhere(layer_on_private_redis):
+    """The hub of another server process, on the same layer."""
+    other = hub.Hub()
+    await other.start()
+    yield other
+    await other.stop()
 
 
 def chat_text(room_id: str, seq: int) -> str:
