@@ -8,6 +8,8 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from django.conf import settings
+
 from chat import frames, protocol, selectors, services
 from chat.exceptions import ClientError
 from chat.models import Room, RoomType
@@ -59,6 +61,18 @@ class MembersOutSerializer(serializers.Serializer):
     members = MemberSerializer(many=True)
 
 
+# The largest `limit`/`offset` taken: past it a 400, never a database error.
+PAGE_MAX = 2**31 - 1
+
+
+class RoomListQuerySerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=RoomType.values, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=PAGE_MAX, required=False)
+    offset = serializers.IntegerField(
+        min_value=0, max_value=PAGE_MAX, required=False, default=0
+    )
+
+
 class RoomCreateSerializer(serializers.Serializer):
     roomType = serializers.ChoiceField(choices=RoomType.values)  # noqa: N815
     roomId = serializers.RegexField(protocol.ROOM_ID_RE, required=False)  # noqa: N815
@@ -66,27 +80,49 @@ class RoomCreateSerializer(serializers.Serializer):
 
 
 class RoomListApi(APIView):
-    """GET: rooms the user may see (`?type=<roomType>`). POST: create a room.
+    """GET: rooms the user may see (`?type=<roomType>&limit=&offset=`), a page
+    of at most ROOMS_MAX_PAGE_SIZE; the total is in `X-Total-Count` and the next
+    page in a `Link: <...>; rel="next"` header. POST: create a room.
 
     POST `{"roomType", "roomId"?, "title"?}`: an ai_assistant room for oneself
-    (anyone), a cultural_circle or live_stream (staff or `chat.add_room`); the
-    creator owns it. drama_chat rooms open on first join of `drama-<pk>`.
-    Without `roomId` the server makes one up. 201 with the room, as GET one.
+    (anyone; its id is chosen by the server), a cultural_circle or live_stream
+    (staff or `chat.add_room`); the creator owns it. drama_chat rooms open on
+    first join of `drama-<pk>`. Without `roomId` the server makes one up. 201
+    with the room, as GET one.
     """
 
     @extend_schema(
         operation_id="rooms_list",
-        parameters=[OpenApiParameter("type", str, enum=RoomType.values)],
+        parameters=[
+            OpenApiParameter("type", str, enum=RoomType.values),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
         responses=RoomOutSerializer(many=True),
     )
     def get(self, request):
-        room_type = request.query_params.get("type")
-        if room_type and room_type not in RoomType.values:
-            raise ValidationError(
-                {"type": f"must be one of {', '.join(RoomType.values)}"}
-            )
-        rooms = selectors.rooms_for_user(user=request.user, room_type=room_type)[:500]
-        return Response(RoomOutSerializer(rooms, many=True).data)
+        query = RoomListQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            if "type" in query.errors:
+                raise ValidationError(
+                    {"type": f"must be one of {', '.join(RoomType.values)}"}
+                )
+            raise ValidationError(query.errors)
+        q = query.validated_data
+        limit = min(
+            q.get("limit") or settings.ROOMS_PAGE_SIZE, settings.ROOMS_MAX_PAGE_SIZE
+        )
+        rooms = selectors.rooms_for_user(user=request.user, room_type=q.get("type"))
+        total = rooms.count()
+        page = rooms[q["offset"] : q["offset"] + limit]
+        response = Response(RoomOutSerializer(page, many=True).data)
+        response["X-Total-Count"] = str(total)
+        if q["offset"] + limit < total:
+            params = request.query_params.copy()
+            params["offset"], params["limit"] = str(q["offset"] + limit), str(limit)
+            next_url = request.build_absolute_uri(f"?{params.urlencode()}")
+            response["Link"] = f'<{next_url}>; rel="next"'
+        return response
 
     @extend_schema(
         operation_id="rooms_create",
@@ -121,8 +157,10 @@ class RoomDetailApi(APIView):
 
 
 class MembersQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, required=False)
-    offset = serializers.IntegerField(min_value=0, required=False, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=PAGE_MAX, required=False)
+    offset = serializers.IntegerField(
+        min_value=0, max_value=PAGE_MAX, required=False, default=0
+    )
 
 
 class RoomMembersApi(APIView):
@@ -149,10 +187,16 @@ class RoomMembersApi(APIView):
 class HistoryQuerySerializer(serializers.Serializer):
     before = serializers.RegexField(protocol.MESSAGE_ID_RE, required=False)
     after = serializers.RegexField(protocol.MESSAGE_ID_RE, required=False)
-    limit = serializers.IntegerField(min_value=1, required=False)
-    episode = serializers.IntegerField(min_value=0, required=False)
-    fromMs = serializers.IntegerField(min_value=0, required=False)  # noqa: N815
-    toMs = serializers.IntegerField(min_value=0, required=False)  # noqa: N815
+    limit = serializers.IntegerField(min_value=1, max_value=PAGE_MAX, required=False)
+    episode = serializers.IntegerField(
+        min_value=0, max_value=protocol.EPISODE_MAX, required=False
+    )
+    fromMs = serializers.IntegerField(  # noqa: N815
+        min_value=0, max_value=protocol.JSON_INT_MAX, required=False
+    )
+    toMs = serializers.IntegerField(  # noqa: N815
+        min_value=0, max_value=protocol.JSON_INT_MAX, required=False
+    )
 
     def validate(self, attrs: dict) -> dict:
         if ("fromMs" in attrs or "toMs" in attrs) and "episode" not in attrs:

@@ -20,7 +20,11 @@ class OnJoin(enum.StrEnum):
 
     NEVER = "never"
     ANYONE = "anyone"
-    OWNER = "owner"  # the joiner owns it
+    # The joiner owns it; the id is the one the server names for the joiner
+    # (`chat.services.rooms.assistant_room_id`), so no one takes another's.
+    OWNER = "owner"
+    # Staff or the chat.add_room permission (hosts), who then own it: as over REST.
+    PERMITTED = "permitted"
     DRAMA = "drama"  # the id names an existing Drama: drama-<pk>
 
 
@@ -91,7 +95,7 @@ RULES: dict[str, RoomRules] = {
             playback_anchors=True,
         ),
         RoomRules(
-            RoomType.LIVE_STREAM, create_on_join=OnJoin.ANYONE, counts_viewers=True
+            RoomType.LIVE_STREAM, create_on_join=OnJoin.PERMITTED, counts_viewers=True
         ),
         RoomRules(
             RoomType.AI_ASSISTANT,

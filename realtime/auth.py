@@ -1,5 +1,6 @@
 """Socket authentication: the token (simplejwt) and the Origin check."""
 
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
@@ -7,11 +8,14 @@ from channels.security.websocket import OriginValidator
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import connection
 
+from realtime.inbound import SHORT_STRING
 from realtime.wire import INVALID_TOKEN
 
 DEVICE_TYPES = ("web", "mobile", "desktop")
@@ -68,6 +72,7 @@ class _SocketUsers:
     def get(self, **lookup):
         ((name, value),) = lookup.items()
         meta, quote = self.model._meta, connection.ops.quote_name
+        value = checked_lookup_value(meta.get_field(name), value, self.model)
         columns = ", ".join(quote(meta.get_field(f).column) for f in SOCKET_USER_FIELDS)
         found = list(
             self.model._default_manager.raw(
@@ -81,16 +86,53 @@ class _SocketUsers:
         return found[0]
 
 
-def authenticate_token(raw: str):
-    """Return the active user of a valid access token, or raise AuthFailed."""
+def checked_lookup_value(field, value, model):
+    """Return a token's user id as the user table's column takes it, or raise
+    `model.DoesNotExist`: a validly signed token may still carry "abc" or a
+    number past the column's range, which the database would refuse."""
+    try:
+        value = field.to_python(value)
+        field.run_validators(value)
+    except (ValidationError, TypeError, ValueError):
+        raise model.DoesNotExist from None
+    return value
+
+
+class RestJWTAuthentication(JWTAuthentication):
+    """simplejwt's REST authentication; a malformed user id is a 401, not a 500."""
+
+    def get_user(self, validated_token):
+        claim = api_settings.USER_ID_CLAIM
+        if claim in validated_token:
+            field = self.user_model._meta.get_field(api_settings.USER_ID_FIELD)
+            try:
+                checked_lookup_value(field, validated_token[claim], self.user_model)
+            except self.user_model.DoesNotExist:
+                raise AuthenticationFailed(
+                    "User not found", code="user_not_found"
+                ) from None
+        return super().get_user(validated_token)
+
+
+def authenticate(raw: str) -> tuple[Any, float | None]:
+    """Return the active user of a valid access token and the token's expiry
+    (a Unix time), or raise AuthFailed."""
     auth = SocketJWTAuthentication()
     try:
         validated = auth.get_validated_token(raw.encode())
-        return auth.get_user(validated)
+        user = auth.get_user(validated)
     except (InvalidToken, TokenError, AuthenticationFailed):
         raise AuthFailed() from None
+    exp = validated.get("exp")
+    return user, float(exp) if isinstance(exp, (int, float)) else None
 
 
+def authenticate_token(raw: str):
+    """Return the active user of a valid access token, or raise AuthFailed."""
+    return authenticate(raw)[0]
+
+
+aauthenticate = database_sync_to_async(authenticate)
 aauthenticate_token = database_sync_to_async(authenticate_token)
 
 
@@ -106,22 +148,31 @@ async def authenticate_scope(scope) -> tuple[object, dict]:
     consumer then sends `auth_error` and closes with 4001 after accepting."""
     params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     device = _first(params, "deviceType") or "web"
-    info = {
-        "clientId": (_first(params, "clientId") or "")[:64] or None,
+    info: dict[str, Any] = {
+        "clientId": _first(params, "clientId") or None,
         "deviceType": device,
-        "lastNotificationId": (_first(params, "lastNotificationId") or "")[:64] or None,
+        "lastNotificationId": _first(params, "lastNotificationId") or None,
         "token_given": False,
         "auth_error": None,
+        "exp": None,
     }
-    user = AnonymousUser()
+    user: Any = AnonymousUser()
     token = _first(params, "token")
+    too_long = [
+        name
+        for name in ("clientId", "lastNotificationId")
+        if info[name] is not None and len(info[name]) > SHORT_STRING
+    ]
     if device not in DEVICE_TYPES:
         info["auth_error"] = "deviceType must be web, mobile or desktop"
+    elif too_long:
+        # Refused, never cut: a cut id would silently name another session.
+        info["auth_error"] = f"{too_long[0]} must be 1-{SHORT_STRING} characters"
     elif token:
         info["deviceType"] = DEVICE_TYPES[DEVICE_TYPES.index(device)]  # shared str
         info["token_given"] = True
         try:
-            user = await aauthenticate_token(token)
+            user, info["exp"] = await aauthenticate(token)
         except AuthFailed as exc:
             info["auth_error"] = exc.reason
     return user, info

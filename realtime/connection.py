@@ -16,6 +16,7 @@ mistakes raise a ClientError, answered with an `error` frame in one place
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -25,11 +26,13 @@ from typing import Any, ClassVar
 
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from redis.exceptions import RedisError
 
 from django.conf import settings
 
-from realtime import wire
-from realtime.auth import AuthFailed, aauthenticate_token
+from realtime import abuse, wire
+from realtime.auth import AuthFailed, aauthenticate
+from realtime.bans import USER, BanList
 from realtime.errors import ClientError, InvalidMessage, NotAuthenticated, RateLimited
 from realtime.inbound import (
     Inbound,
@@ -42,6 +45,7 @@ from realtime.inbound import (
 from realtime.outbox import Outbox
 from realtime.presence import ADDRESSES, ONLINE
 from realtime.process import runtime
+from realtime.ratelimit import UserBucket, UserRates
 from realtime.registry import hooks
 from realtime.topics import ALL_TOPIC, user_topic
 
@@ -53,6 +57,10 @@ CLOSE_POLICY = 4008
 CLOSE_TOO_MANY = 4029
 CLOSE_TOO_BIG = 1009
 CLOSE_ERROR = 1011
+CLOSE_TRY_AGAIN = 1013
+# Failures of a service the server needs (Redis down): the client is told
+# `unavailable` and the socket closes with CLOSE_TRY_AGAIN, without a traceback.
+UNAVAILABLE = (RedisError, OSError)
 
 
 class NoLayerChannel(NotImplementedError):
@@ -76,6 +84,7 @@ class Connection(AsyncWebsocketConsumer):
         self.conn_id = ""
         self.tasks: dict[str, asyncio.Task] = {}
         self.outbox: Outbox | None = None
+        # The auth timeout, then (once authenticated) the token's expiry.
         self._auth_timer: asyncio.TimerHandle | None = None
         self._bad: list[float] = []
         self._tokens = float(settings.WS_MESSAGES_BURST)
@@ -83,6 +92,8 @@ class Connection(AsyncWebsocketConsumer):
         self._topics: list[str] = []
         self._address: str | None = None
         self._pipelined: deque[asyncio.Future] | None = None
+        self._user_bucket: UserBucket | None = None
+        self._abuse_points = 0
 
     async def __call__(self, scope, receive, send) -> None:
         self.scope = scope
@@ -143,12 +154,31 @@ class Connection(AsyncWebsocketConsumer):
         self.send_text(wire.encode(frame))
 
     async def close_with(self, code: int) -> None:
-        """Close after every frame queued so far has gone out."""
+        """Close after every frame queued so far has gone out.
+
+        A server that lets an application send only 1000 and 3000-4999 (daphne,
+        so `runserver`) gets 4000 + the code's last three digits instead: 1009
+        is 4009, 1011 is 4011, 1013 is 4013."""
         if self.outbox is None or self.outbox.closed:
             return
         await self.outbox.flush()
-        self.outbox.push({"type": "websocket.close", "code": code})
         self.outbox.closed = True
+        try:
+            await self.base_send({"type": "websocket.close", "code": code})
+        except Exception:  # noqa: BLE001 - refused code, or the client is gone
+            if code == 1000 or 3000 <= code <= 4999:
+                return
+            with contextlib.suppress(Exception):  # the client is gone
+                await self.base_send(
+                    {"type": "websocket.close", "code": 4000 + code % 1000}
+                )
+
+    async def end_session(self, action: dict) -> None:
+        """Called for a server's `close_user` / `close_address` instruction:
+        an error frame with its message, then its close code."""
+        message = action.get("message") or "closed by the server"
+        self.send_frame(wire.error("forbidden", message, None))
+        await self.close_with(int(action.get("code") or CLOSE_KICKED))
 
     def spawn(self, name: str, coro: Coroutine) -> asyncio.Task:
         """Run `coro` as a task of this connection: cancelled when it closes."""
@@ -193,12 +223,20 @@ class Connection(AsyncWebsocketConsumer):
         # auth_error + 4001 needs the handshake accepted first: closing before
         # accept() turns into an HTTP 403 the client cannot read.
         await self.accept()
+        try:
+            await self._connect(info)
+        except UNAVAILABLE as exc:
+            await self.unavailable(exc, None)
+
+    async def _connect(self, info: dict) -> None:
         if not await self._address_admitted():
             return
         if info["auth_error"]:
             await self.refuse_auth(info["auth_error"])
         elif self.scope["user"].is_authenticated:
-            await self.authenticated(self.scope["user"], info["lastNotificationId"])
+            await self.authenticated(
+                self.scope["user"], info["lastNotificationId"], info.get("exp")
+            )
         else:
             loop = asyncio.get_running_loop()
             self._auth_timer = loop.call_later(
@@ -210,8 +248,9 @@ class Connection(AsyncWebsocketConsumer):
         limit = settings.WS_MAX_CONNECTIONS_PER_IP
         if not limit:
             return True
-        self._address = str((self.scope.get("client") or ("unknown",))[0])
-        mine, _ = await runtime().presence.join(ADDRESSES, self._address, self.conn_id)
+        address = self.scope["ws"].get("address") or "unknown"
+        self._address = address
+        mine, _ = await runtime().presence.join(ADDRESSES, address, self.conn_id)
         if mine <= limit:
             return True
         self.send_frame(wire.error("rate_limited", "too many connections", None))
@@ -221,12 +260,30 @@ class Connection(AsyncWebsocketConsumer):
     async def refuse_auth(self, reason: str) -> None:
         self.send_frame(wire.auth_error(reason))
         await self.close_with(CLOSE_AUTH)
+        reason = "failed authentication"
+        await self._charge_abuse(abuse.POINTS[reason], reason)
 
-    async def authenticated(self, user, last_notification_id: str | None) -> None:
-        """Called once a token proved who this is: limits, topics, auth_success."""
+    async def token_expired(self) -> None:
+        """Called at the access token's expiry: auth_error, then 4001."""
+        self.send_frame(wire.auth_error(wire.INVALID_TOKEN))
+        await self.close_with(CLOSE_AUTH)
+
+    async def authenticated(
+        self, user, last_notification_id: str | None, exp: float | None = None
+    ) -> None:
+        """Called once a token proved who this is: limits, topics, auth_success;
+        the socket closes with 4001 when the token expires (`exp`)."""
         if self._auth_timer is not None:
             self._auth_timer.cancel()
-        self.user, self.user_id = user, str(user.pk)
+        user_id = str(user.pk)
+        banned_until = await runtime().state(BanList).until(USER, user_id)
+        if banned_until is not None:
+            self.send_frame(_banned_frame(banned_until, "auth"))
+            await self.close_with(CLOSE_POLICY)
+            return
+        self.user, self.user_id = user, user_id
+        self._expire_at(exp)
+        self._user_bucket = runtime().state(UserRates).acquire(user_id)
         mine, _ = await runtime().presence.join(ONLINE, self.user_id, self.conn_id)
         if mine > settings.WS_MAX_CONNECTIONS_PER_USER:
             self.send_frame(
@@ -245,9 +302,40 @@ class Connection(AsyncWebsocketConsumer):
         for hook in hooks.authenticated:
             await hook(self, last_notification_id)
 
+    def _expire_at(self, exp: float | None) -> None:
+        """Close with 4001 at `exp` (a Unix time), unless re-armed by a new
+        `auth` for the same user first."""
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
+        if exp is None:
+            return
+        self._auth_timer = asyncio.get_running_loop().call_later(
+            max(0.0, exp - time.time()),
+            lambda: self.spawn("token-expired", self.token_expired()),
+        )
+
+    async def unavailable(self, exc: BaseException, ref: str | None, request_id=None):
+        """A service the server needs failed (Redis down): tell the client, one
+        log line, close with 1013 (try again later)."""
+        logger.warning("closing a socket: %s (%s)", type(exc).__name__, exc)
+        self.send_frame(
+            wire.error(
+                "unavailable",
+                "the server cannot reach a service it needs; try again shortly",
+                ref,
+                request_id,
+                {"retryAfterMs": 1000},
+            )
+        )
+        await self.close_with(CLOSE_TRY_AGAIN)
+
     async def disconnect(self, code: int) -> None:
         if self._auth_timer is not None:
             self._auth_timer.cancel()
+        if self._user_bucket is not None:
+            self._user_bucket.owner.release(self._user_bucket)
+            self._user_bucket = None
         for task in list(self.tasks.values()):
             task.cancel()
         if self.outbox is not None:
@@ -261,6 +349,7 @@ class Connection(AsyncWebsocketConsumer):
                 await presence.leave(ONLINE, self.user_id, self.conn_id)
             if self._address is not None:
                 await presence.leave(ADDRESSES, self._address, self.conn_id)
+            await self._charge_abuse(0, "close")
         except Exception:
             logger.warning("cleanup after disconnect failed", exc_info=True)
 
@@ -295,9 +384,12 @@ class Connection(AsyncWebsocketConsumer):
             await self.failed(exc, ref, request_id)
 
     async def failed(self, exc: Exception, ref: str | None, request_id) -> None:
-        """Answer a client mistake with its error frame; close 1011 on a bug."""
+        """Answer a client mistake with its error frame; close 1013 when a
+        service is down, 1011 on a bug."""
         if self.answer_failure(exc, ref, request_id):
             await self._count_bad()
+        elif isinstance(exc, UNAVAILABLE):
+            await self.unavailable(exc, ref, request_id)
         else:
             await self.close_with(CLOSE_ERROR)
 
@@ -308,7 +400,8 @@ class Connection(AsyncWebsocketConsumer):
                 wire.error(exc.code, exc.message, ref, request_id, exc.extra)
             )
             return True
-        logger.error("error handling a %s message", ref, exc_info=exc)
+        if not isinstance(exc, UNAVAILABLE):
+            logger.error("error handling a %s message", ref, exc_info=exc)
         return False
 
     async def pipeline(
@@ -347,6 +440,8 @@ class Connection(AsyncWebsocketConsumer):
                 exc = error
         if self.answer_failure(exc, ref, request_id):
             self.spawn(f"bad:{id(done)}", self._count_bad())
+        elif isinstance(exc, UNAVAILABLE):
+            self.spawn(f"error:{id(done)}", self.unavailable(exc, ref, request_id))
         else:
             self.spawn(f"error:{id(done)}", self.close_with(CLOSE_ERROR))
 
@@ -362,10 +457,13 @@ class Connection(AsyncWebsocketConsumer):
         self._tokens = min(burst, self._tokens + (now - self._tokens_at) * rate)
         self._tokens_at = now
         if self._tokens < 1:
-            wait_ms = int((1 - self._tokens) / rate * 1000) + 1
-            raise RateLimited(
-                f"too many messages: wait {wait_ms} ms", extra={"retryAfterMs": wait_ms}
-            )
+            _rate_limited((1 - self._tokens) / rate, "socket")
+        bucket = self._user_bucket
+        if bucket is not None:
+            # The user's messages over all their sockets and reconnects.
+            wait = bucket.owner.take(bucket, now)
+            if wait:
+                _rate_limited(wait, "user")
         self._tokens -= 1
 
     async def _count_bad(self) -> None:
@@ -373,6 +471,24 @@ class Connection(AsyncWebsocketConsumer):
         self._bad = [t for t in self._bad if now - t < 60] + [now]
         if len(self._bad) > settings.WS_MAX_BAD_MESSAGES_PER_MINUTE:
             await self.close_with(CLOSE_POLICY)
+            await self._charge_abuse(abuse.POINTS["message flood"], "message flood")
+        else:
+            await self._charge_abuse(abuse.POINTS["refused message"], "", batch=True)
+
+    async def _charge_abuse(self, points: int, reason: str, batch=False) -> None:
+        """Add points to this client's abuse score; with `batch`, only once the
+        connection has FLUSH_POINTS of them (the rest go when it closes)."""
+        self._abuse_points += points
+        if batch and self._abuse_points < abuse.FLUSH_POINTS:
+            return
+        points, self._abuse_points = self._abuse_points, 0
+        if points:
+            await abuse.charge(
+                address=self.scope["ws"].get("address"),
+                user_id=self.user_id or None,
+                points=points,
+                reason=reason or "refused messages",
+            )
 
     # --- the connection's own handlers (named in the app's table) -----------------
 
@@ -381,15 +497,35 @@ class Connection(AsyncWebsocketConsumer):
 
     async def on_auth(self, inbound: Inbound) -> None:
         try:
-            user = await aauthenticate_token(inbound.data["token"])
+            user, exp = await aauthenticate(inbound.data["token"])
         except AuthFailed as exc:
             await self.refuse_auth(exc.reason)
             return
         if self.user is not None:
             if str(user.pk) != self.user_id:
                 raise InvalidMessage("this connection is signed in as another user")
+            self._expire_at(exp)  # the socket now lives as long as this token
             self.send_frame(wire.auth_success(self.user_id, self.session_id))
             return
         if inbound.data["clientId"]:
             self.session_id = inbound.data["clientId"]
-        await self.authenticated(user, inbound.data["lastNotificationId"])
+        await self.authenticated(user, inbound.data["lastNotificationId"], exp)
+
+
+def _rate_limited(wait: float, limit: str) -> None:
+    wait_ms = int(wait * 1000) + 1
+    abuse.RATE_LIMITED.labels(limit).inc()
+    raise RateLimited(
+        f"too many messages: wait {wait_ms} ms", extra={"retryAfterMs": wait_ms}
+    )
+
+
+def _banned_frame(until: float, ref: str | None) -> dict:
+    wait_ms = max(1, int((until - time.time()) * 1000))
+    return wire.error(
+        "forbidden",
+        "temporarily banned for abuse; try again later",
+        ref,
+        None,
+        {"retryAfterMs": wait_ms},
+    )

@@ -408,3 +408,50 @@ ADMIN_ROOM_LIVE_REFRESH_SECONDS = env_float("ADMIN_ROOM_LIVE_REFRESH_SECONDS", 5
 # ADMIN_ACTION_MAX_ROWS: most rows one admin action (hide, mute, ban, close...)
 # acts on; past it the moderator is asked to narrow the selection.
 ADMIN_ACTION_MAX_ROWS = env_int("ADMIN_ACTION_MAX_ROWS", 1000, 1)
+
+# --- Security: client address, allowlists, shared rates, abuse bans ----------
+# (docs/security.md) Peers whose X-Forwarded-For is believed (CIDRs); empty: the
+# socket peer is the client. The one function deciding it: realtime/address.py.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+# Client addresses (CIDRs) allowed to open a socket or call the API; empty: all.
+WS_IP_ALLOWLIST = env_list("WS_IP_ALLOWLIST", "")
+# /metrics: a client address in METRICS_ALLOWED_ADDRESSES (CIDRs), or
+# `Authorization: Bearer <METRICS_TOKEN>` when that is set.
+METRICS_ALLOWED_ADDRESSES = env_list(
+    "METRICS_ALLOWED_ADDRESSES", "127.0.0.1/32,::1/128"
+)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Sign-in attempts per attempted username (AUTH_TOKEN_RATE counts per address).
+AUTH_TOKEN_USERNAME_RATE = env_str("AUTH_TOKEN_USERNAME_RATE", "10/min")
+# Socket handshakes per client address per second, over every process; 0: off.
+WS_HANDSHAKES_PER_SECOND = env_int("WS_HANDSHAKES_PER_SECOND", 20, 0)
+# Messages per user over all their sockets and every process (unset: the same
+# as the per-socket WS_MESSAGES_PER_SECOND / WS_MESSAGES_BURST).
+WS_USER_MESSAGES_PER_SECOND = env_float("WS_USER_MESSAGES_PER_SECOND", 0.0) or None
+WS_USER_MESSAGES_BURST = env_int("WS_USER_MESSAGES_BURST", 0, 0) or None
+# A process charges a user's messages to the shared count once per this many.
+WS_USER_RATE_SYNC_EVERY = env_int("WS_USER_RATE_SYNC_EVERY", 10, 1)
+# Abuse score per address and per user (bad frames, rate hits, auth failures,
+# handshake floods) over ABUSE_WINDOW_SECONDS; past ABUSE_BAN_THRESHOLD a
+# temporary ban of ABUSE_BAN_SECONDS (admin lists and lifts it). Every process
+# re-reads the bans at least every ABUSE_BAN_SYNC_SECONDS.
+ABUSE_WINDOW_SECONDS = env_int("ABUSE_WINDOW_SECONDS", 600, 1)
+ABUSE_BAN_THRESHOLD = env_int("ABUSE_BAN_THRESHOLD", 100, 1)
+ABUSE_BAN_SECONDS = env_int("ABUSE_BAN_SECONDS", 900, 1)
+ABUSE_BAN_SYNC_SECONDS = env_float("ABUSE_BAN_SYNC_SECONDS", 2.0)
+# REST room list paging (GET /api/rooms/?limit=&offset=).
+ROOMS_PAGE_SIZE = env_int("ROOMS_PAGE_SIZE", 100, 1)
+ROOMS_MAX_PAGE_SIZE = env_int("ROOMS_MAX_PAGE_SIZE", 500, 1)
+# runserver (daphne) refuses larger frames itself with 1009, as production does.
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = WS_MAX_MESSAGE_BYTES
+DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = WS_MAX_MESSAGE_BYTES
+# A validly signed token with a malformed user id is a 401, not a 500.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "realtime.auth.RestJWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+}
+# WS_IP_ALLOWLIST for the REST API (sockets check it in realtime/entry.py).
+MIDDLEWARE = ["realtime.address.ApiAllowlistMiddleware", *MIDDLEWARE]

@@ -18,6 +18,11 @@ from chat.room_types import OnJoin, ViaApi
 from chat.selectors import room_get_for_join
 
 DRAMA_ROOM_RE = re.compile(r"^drama-([1-9][0-9]{0,17})$")
+# Private (assistant) rooms are named by the server from their owner, so no one
+# can take another user's room first: `assistant_room_id`. Ids starting with
+# "ai-" or "ai:" belong to assistant rooms only.
+ASSISTANT_ROOM_RE = re.compile(r"^ai[-:]")
+_USERNAME_AS_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,61}\Z")
 # Prefix of the ids the server makes up for rooms created without one.
 GENERATED_ID_PREFIX = {
     RoomType.AI_ASSISTANT: "ai",
@@ -51,19 +56,37 @@ def room_open_for_join(
     return room
 
 
+def assistant_room_id(user) -> str:
+    """Return the id of `user`'s own assistant room: "ai-<username>", or
+    "ai:<pk>" when the username does not fit a room id (no username has a ":")."""
+    name = user.get_username()
+    if _USERNAME_AS_ID_RE.match(name):
+        return f"ai-{name}"
+    return f"ai:{user.pk}"
+
+
+def _may_create_on_join(*, room_id: str, user, create: OnJoin) -> bool:
+    """Return whether joining may create the room: never what REST would refuse."""
+    if create == OnJoin.OWNER:
+        return room_id == assistant_room_id(user)
+    if create == OnJoin.PERMITTED:
+        return user_may_create_rooms(user)
+    return create != OnJoin.NEVER
+
+
 @transaction.atomic
 def _room_create_on_join(
     *, room_id: str, room_type: str | None, user, create: OnJoin
 ) -> Room:
     if (
-        create == OnJoin.NEVER
-        or room_type is None
+        room_type is None
+        or not _may_create_on_join(room_id=room_id, user=user, create=create)
         or _reserved_for_other_type(room_id, room_type)
         or Room.objects.filter(room_id=room_id).exists()
     ):
         raise RoomNotFound()
     defaults: dict = {"room_type": room_type, "title": room_id}
-    if create == OnJoin.OWNER:
+    if create in (OnJoin.OWNER, OnJoin.PERMITTED):
         defaults["owner"] = user
     elif create == OnJoin.DRAMA:
         match = DRAMA_ROOM_RE.match(room_id)
@@ -78,8 +101,11 @@ def _room_create_on_join(
 
 
 def _reserved_for_other_type(room_id: str, room_type: str) -> bool:
-    """`drama-<n>` names the chat of drama n and no other kind of room."""
-    return room_type != RoomType.DRAMA_CHAT and bool(DRAMA_ROOM_RE.match(room_id))
+    """`drama-<n>` names the chat of drama n and no other kind of room;
+    `ai-...` / `ai:...` name assistant rooms only."""
+    if room_type != RoomType.DRAMA_CHAT and DRAMA_ROOM_RE.match(room_id):
+        return True
+    return room_type != RoomType.AI_ASSISTANT and bool(ASSISTANT_ROOM_RE.match(room_id))
 
 
 def user_may_create_rooms(user) -> bool:
@@ -103,9 +129,14 @@ def room_create(
         raise InvalidMessage(f"{room_type} rooms are not created through the API")
     if create == ViaApi.PERMITTED and not user_may_create_rooms(user):
         raise Forbidden(f"you may not create {room_type} rooms")
+    if create == ViaApi.OWNER:
+        room_id = _own_room_id(user=user, asked=room_id)
     room_id = room_id or f"{GENERATED_ID_PREFIX[room_type]}-{secrets.token_hex(8)}"
     if _reserved_for_other_type(room_id, room_type):
-        raise InvalidMessage("ids drama-<n> belong to drama_chat rooms")
+        raise InvalidMessage(
+            "ids drama-<n> belong to drama_chat rooms, ai-… and ai:… to "
+            "ai_assistant rooms"
+        )
     try:
         with transaction.atomic():
             room = Room.objects.create(
@@ -116,6 +147,20 @@ def room_create(
     if record_membership:
         RoomMember.objects.create(room=room, user=user)
     return room
+
+
+def _own_room_id(*, user, asked: str | None) -> str:
+    """Return the id of a new private room of `user`: their own assistant room
+    the first time, then "ai:<pk>:<random>"; a client-chosen id is refused."""
+    own = assistant_room_id(user)
+    if asked is not None and asked != own:
+        raise InvalidMessage(
+            f"assistant room ids are chosen by the server: leave out roomId"
+            f" (yours is {own})"
+        )
+    if asked is None and Room.objects.filter(room_id=own).exists():
+        return f"ai:{user.pk}:{secrets.token_hex(8)}"
+    return own
 
 
 @transaction.atomic

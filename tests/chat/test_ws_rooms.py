@@ -616,6 +616,8 @@ async def test_slow_mode_is_rate_limited_with_retry_after(sockets, alice, settin
         **settings.ROOM_SLOW_MODE_SECONDS,
         "live_stream": 30,
     }
+    # A host opens the stream; viewers cannot by joining (issue 12).
+    await Room.objects.acreate(room_id="live-1", room_type=RoomType.LIVE_STREAM)
     a = await sockets(alice)
     state = await join(a, "live-1", "live_stream")
     assert state["data"]["roomType"] == "live_stream"

@@ -21,6 +21,13 @@ LIVE = "live-1"
 
 
 @pytest.fixture
+def live_room(transactional_db):
+    """The stream's room, opened by its host: viewers cannot make one by joining
+    (issue 12)."""
+    return Room.objects.create(room_id=LIVE, room_type=RoomType.LIVE_STREAM)
+
+
+@pytest.fixture
 def quiet_counts(settings):
     """No `presence` frame within a test unless the test asks for them."""
     settings.LIVE_STREAM_PRESENCE_INTERVAL = 60
@@ -47,7 +54,9 @@ async def no_presence_for(comm, seconds: float) -> None:
 
 
 @pytest.mark.asyncio
-async def test_room_state_counts_distinct_viewers(route, quiet_counts, alice, bob):
+async def test_room_state_counts_distinct_viewers(
+    live_room, route, quiet_counts, alice, bob
+):
     _, state = await route.open(alice, "live_stream", LIVE)
     assert state["roomType"] == "live_stream"
     assert state["onlineCount"] == 1
@@ -58,7 +67,7 @@ async def test_room_state_counts_distinct_viewers(route, quiet_counts, alice, bo
 
 
 @pytest.mark.asyncio
-async def test_presence_is_coalesced(route, settings, amake_user, alice):
+async def test_presence_is_coalesced(live_room, route, settings, amake_user, alice):
     settings.LIVE_STREAM_PRESENCE_INTERVAL = 0.3
     first, _ = await route.open(alice, "live_stream", LIVE)
     for _ in range(4):
@@ -71,7 +80,7 @@ async def test_presence_is_coalesced(route, settings, amake_user, alice):
 
 
 @pytest.mark.asyncio
-async def test_presence_follows_leaves(route, settings, alice, bob):
+async def test_presence_follows_leaves(live_room, route, settings, alice, bob):
     settings.LIVE_STREAM_PRESENCE_INTERVAL = 0.05
     a, _ = await route.open(alice, "live_stream", LIVE)
     b, _ = await route.open(bob, "live_stream", LIVE)
@@ -81,7 +90,9 @@ async def test_presence_follows_leaves(route, settings, alice, bob):
 
 
 @pytest.mark.asyncio
-async def test_the_count_comes_from_the_shared_presence_store(route, settings, alice):
+async def test_the_count_comes_from_the_shared_presence_store(
+    live_room, route, settings, alice
+):
     """A viewer counted by another server process shows in this process's frames."""
     settings.LIVE_STREAM_PRESENCE_INTERVAL = 0.05
     a, _ = await route.open(alice, "live_stream", LIVE)
@@ -95,7 +106,7 @@ async def test_the_count_comes_from_the_shared_presence_store(route, settings, a
 
 @pytest.mark.asyncio
 async def test_above_the_threshold_joins_and_leaves_are_not_broadcast(
-    route, settings, quiet_counts, alice, bob, carol
+    live_room, route, settings, quiet_counts, alice, bob, carol
 ):
     settings.LIVE_STREAM_PRESENCE_THRESHOLD = 2
     settings.ROOM_SLOW_MODE_SECONDS = {"live_stream": 0}
@@ -118,7 +129,9 @@ async def test_above_the_threshold_joins_and_leaves_are_not_broadcast(
 
 
 @pytest.mark.asyncio
-async def test_slow_mode_default_per_type(route, settings, quiet_counts, alice):
+async def test_slow_mode_default_per_type(
+    live_room, route, settings, quiet_counts, alice
+):
     settings.ROOM_SLOW_MODE_SECONDS = {"live_stream": 30}
     comm, _ = await route.open(alice, "live_stream", LIVE)
     await route.chat(comm, "one")
@@ -167,7 +180,7 @@ async def test_the_host_and_staff_are_not_slowed(
 
 @pytest.mark.asyncio
 async def test_a_slow_mode_change_in_admin_applies_to_open_sockets(
-    route, settings, quiet_counts, monkeypatch, alice
+    live_room, route, settings, quiet_counts, monkeypatch, alice
 ):
     settings.ROOM_SLOW_MODE_SECONDS = {"live_stream": 0}
     comm, _ = await route.open(alice, "live_stream", LIVE)

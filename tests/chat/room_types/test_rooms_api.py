@@ -31,10 +31,12 @@ async def test_room_detail_counts_who_is_in_it_under_asgi(
     if room_type == "drama_chat":
         drama = await Drama.objects.acreate(title="河洛传奇", owner=alice)
         room_id = f"drama-{drama.pk}"
+    elif room_type == "ai_assistant":
+        room_id = "ai-alice"  # named by the server from its owner (issue 12)
     else:
         room_id = "room-1"
-        if room_type == "cultural_circle":
-            await Room.objects.acreate(room_id=room_id, room_type=room_type)
+        # Circles and (issue 12) live streams are opened by staff or hosts.
+        await Room.objects.acreate(room_id=room_id, room_type=room_type)
     await route.open(alice, room_type, room_id)
     await route.open(alice, room_type, room_id)  # a second device counts once
     if room_type != "ai_assistant":
