@@ -259,9 +259,9 @@ class Connection(AsyncWebsocketConsumer):
 
     async def refuse_auth(self, reason: str) -> None:
         self.send_frame(wire.auth_error(reason))
-        await self.close_with(CLOSE_AUTH)
         reason = "failed authentication"
         await self._charge_abuse(abuse.POINTS[reason], reason)
+        await self.close_with(CLOSE_AUTH)
 
     async def token_expired(self) -> None:
         """Called at the access token's expiry: auth_error, then 4001."""
@@ -470,8 +470,10 @@ class Connection(AsyncWebsocketConsumer):
         now = time.monotonic()
         self._bad = [t for t in self._bad if now - t < 60] + [now]
         if len(self._bad) > settings.WS_MAX_BAD_MESSAGES_PER_MINUTE:
-            await self.close_with(CLOSE_POLICY)
+            # Counted before the close: the ban (if any) is in place when the
+            # client reconnects.
             await self._charge_abuse(abuse.POINTS["message flood"], "message flood")
+            await self.close_with(CLOSE_POLICY)
         else:
             await self._charge_abuse(abuse.POINTS["refused message"], "", batch=True)
 
