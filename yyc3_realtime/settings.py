@@ -455,3 +455,8 @@ REST_FRAMEWORK = {
 }
 # WS_IP_ALLOWLIST for the REST API (sockets check it in realtime/entry.py).
 MIDDLEWARE = ["realtime.address.ApiAllowlistMiddleware", *MIDDLEWARE]
+# runserver (daphne): a frame past its own cap is dropped without a close frame
+# (autobahn fails by dropping the connection), so that cap stays well above
+# WS_MAX_MESSAGE_BYTES, whose refusal the client reads: `error`, then 4009.
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = max(1024 * 1024, 4 * WS_MAX_MESSAGE_BYTES)
+DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE
