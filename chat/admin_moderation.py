@@ -1,6 +1,7 @@
 """Moderation records in Django admin: sanctions, the word list, the log, and
 each user's sanctions and log on their page. Writes go through the services."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -22,6 +23,7 @@ from chat.admin_lists import (
 )
 from chat.models import ModerationLog, Sanction, SensitiveWord
 from chat.selectors import sanctions_active
+from chat.words import normalize
 
 User = get_user_model()
 
@@ -112,12 +114,34 @@ class SanctionAdmin(BigListAdmin):
         self.message_user(request, f"Lifted {done} sanction(s).", messages.SUCCESS)
 
 
+class SensitiveWordForm(forms.ModelForm):
+    class Meta:
+        model = SensitiveWord
+        fields = ("word", "action", "note")
+
+    def clean_word(self) -> str:
+        word = self.cleaned_data["word"].strip()
+        key = normalize(word)
+        if not key:
+            raise forms.ValidationError("Enter a word.")
+        taken = SensitiveWord.objects.filter(normalized=key).exclude(
+            pk=self.instance.pk
+        )
+        if taken.exists():
+            raise forms.ValidationError(
+                f"Already listed as “{taken[0].word}” (the same after NFKC and "
+                "case folding)."
+            )
+        return word
+
+
 @admin.register(SensitiveWord)
 class SensitiveWordAdmin(BigListAdmin):
     """The content filter's words: block refuses the message, mask replaces the
     word by ＊. Matched after NFKC and case folding; applies on every process
     within CHAT_WORDS_CHECK_SECONDS."""
 
+    form = SensitiveWordForm
     list_display = ("word", "action", "note", "created_by", "updated_at")
     list_filter = ("action",)
     list_select_related = ("created_by",)

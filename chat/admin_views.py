@@ -111,12 +111,22 @@ def senders_sanction_action(
 
 
 class LiveActionForm(forms.Form):
+    """The live page's one form: every button posts it with its own name."""
+
     scope = forms.ChoiceField(
-        choices=[("room", "this room"), ("site", "site-wide")], initial="room"
+        choices=[("room", "this room"), ("site", "site-wide")], required=False
     )
-    duration = SanctionForm.base_fields["duration"]
+    duration = forms.ChoiceField(
+        choices=SanctionForm.base_fields["duration"].choices, required=False
+    )
     reason = forms.CharField(max_length=500, required=False)
     slow_mode_seconds = forms.IntegerField(min_value=0, required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        data["scope"] = data.get("scope") or "room"
+        data["duration"] = data.get("duration") or "1h"
+        return data
 
 
 def room_live_view(model_admin, request: HttpRequest, object_id: str) -> HttpResponse:
