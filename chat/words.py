@@ -3,8 +3,8 @@
 Chinese has no word boundaries, so a word matches as a substring, after NFKC
 (full-width and half-width forms alike) and case folding of both the word and
 the message. The words (admin, `SensitiveWord`) are compiled into one
-Aho-Corasick automaton per process: a message costs one pass over its text,
-however many words there are (bench/bench_words.py).
+Aho-Corasick automaton (ahocorasick_rs) per process: a message costs one pass
+over its text, however many words there are (bench/bench_words.py).
 
 Every change to the list bumps `WordListVersion`; a process reads that number at
 most every `CHAT_WORDS_CHECK_SECONDS` and rebuilds when it moved, so the list is
@@ -16,7 +16,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-import ahocorasick
+import ahocorasick_rs
 
 from django.conf import settings
 
@@ -46,37 +46,41 @@ class WordFilter:
     """A compiled word list: `screen(text)`. Immutable once built."""
 
     def __init__(self, words: list[tuple[str, str]]) -> None:
-        """`words`: (normalized word, action) pairs."""
-        self.size = 0
-        self._automaton: ahocorasick.Automaton | None = None
-        automaton = ahocorasick.Automaton()
+        """`words`: (normalized word, action) pairs; a word listed twice blocks
+        if either entry does."""
+        actions: dict[str, str] = {}
         for word, action in words:
-            if word:
-                automaton.add_word(word, (len(word), action))
-                self.size += 1
-        if self.size:
-            automaton.make_automaton()
-            self._automaton = automaton
+            if word and actions.get(word) != BLOCK:
+                actions[word] = action
+        self.size = len(actions)
+        self._blocks = [action == BLOCK for action in actions.values()]
+        # ahocorasick_rs (Rust) rather than pyahocorasick: its nodes scan their
+        # children in a list, and thousands of CJK first characters made a
+        # message cost ~60 us (bench/bench_words.py).
+        self._automaton = ahocorasick_rs.AhoCorasick(list(actions)) if actions else None
+
+    def _matches(self, folded: str) -> list[tuple[int, int, int]]:
+        """(word index, start, end) of every match, overlapping ones included."""
+        assert self._automaton is not None
+        return self._automaton.find_matches_as_indexes(folded, overlapping=True)
 
     def screen(self, text: str) -> Screened:
         """Return whether `text` is blocked, or the text with masked words as ＊."""
         if self._automaton is None:
             return Screened(text)
-        hits = list(self._automaton.iter(normalize(text)))
+        hits = self._matches(normalize(text))
         if not hits:
             return Screened(text)
-        if any(action == BLOCK for _, (_, action) in hits):
+        if any(self._blocks[i] for i, _, _ in hits):
             return Screened(text, blocked=True)
         return Screened(self._mask(text), masked=True)
 
     def _mask(self, text: str) -> str:
         """Replace each character of the original text that a word covers."""
-        assert self._automaton is not None
         folded, origin = _fold_with_origin(text)
         covered = bytearray(len(text))
-        for end, (length, _) in self._automaton.iter(folded):
-            start = end - length + 1
-            for i in range(origin[start][0], origin[end][1]):
+        for _, start, end in self._matches(folded):
+            for i in range(origin[start][0], origin[end - 1][1]):
                 covered[i] = 1
         if not any(covered):
             # Folding piece by piece differed from folding the whole text (a
@@ -85,10 +89,9 @@ class WordFilter:
         return "".join(MASK if c else ch for ch, c in zip(text, covered, strict=True))
 
     def _mask_folded(self, folded: str) -> str:
-        assert self._automaton is not None
         chars = list(folded)
-        for end, (length, _) in self._automaton.iter(folded):
-            chars[end - length + 1 : end + 1] = MASK * length
+        for _, start, end in self._matches(folded):
+            chars[start:end] = MASK * (end - start)
         return "".join(chars)
 
 
