@@ -146,9 +146,11 @@ class ScopeFilter(admin.SimpleListFilter):
 
 
 class BigListAdmin(admin.ModelAdmin):
-    """Newest first, capped count, no full count, sorted by the default only."""
+    """Newest first, capped count, no full count or facet counts, sorted by the
+    default only."""
 
     ordering = ("-pk",)
+    show_facets = admin.ShowFacets.NEVER
     paginator = CappedPaginator
     show_full_result_count = False
     sortable_by = ()

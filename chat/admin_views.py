@@ -150,8 +150,9 @@ def room_live_view(model_admin, request: HttpRequest, object_id: str) -> HttpRes
             "opts": Room._meta,
             "original": room,
             "title": f"Live: {room.room_id}",
-            "form": LiveActionForm(),
+            "form": LiveActionForm(initial={"duration": "1h"}),
             "refresh_ms": int(settings.ADMIN_ROOM_LIVE_REFRESH_SECONDS * 1000),
+            "refresh_seconds": settings.ADMIN_ROOM_LIVE_REFRESH_SECONDS,
         },
     )
 
