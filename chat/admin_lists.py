@@ -151,6 +151,8 @@ class BigListAdmin(admin.ModelAdmin):
 
     ordering = ("-pk",)
     show_facets = admin.ShowFacets.NEVER
+    # Its date drill-down reads the first and last date only (chat_admin tags).
+    change_list_template = "admin/chat/big_change_list.html"
     paginator = CappedPaginator
     show_full_result_count = False
     sortable_by = ()
