@@ -7,8 +7,9 @@ memory otherwise, through the `limits` library (sliding-window counters).
 - `UserRates`: messages per user over all their sockets. Each process keeps a
   token bucket per user, shared by that user's sockets and kept across their
   reconnects, and with Redis charges the user's messages to a shared window once
-  per `WS_USER_RATE_SYNC_EVERY`: no Redis round trip per message, at most that
-  many messages of slack per process.
+  they reach `WS_USER_RATE_SYNC_EVERY`, at most once a second per user: no Redis
+  round trip per message; the slack is what one process lets a user send in a
+  second (their local rate), or that many messages.
 
 A counter store that fails (Redis down) lets the request through and logs once
 a minute: a limit must not lock everyone out.
@@ -111,8 +112,11 @@ def hit_sync(name: str, ident: str, amount: int, seconds: int) -> bool:
 
 # --- messages per user ------------------------------------------------------------
 
-# The shared window a user's messages are charged to (seconds).
+# The shared window a user's messages are charged to (seconds), and how often
+# at most a process charges one user (so a fast sender costs one Redis call a
+# second, not one per WS_USER_RATE_SYNC_EVERY messages).
 USER_WINDOW_SECONDS = 10
+USER_CHARGE_INTERVAL = 1.0
 
 
 def user_rate() -> tuple[float, float]:
@@ -131,6 +135,7 @@ class UserBucket:
         "tokens",
         "at",
         "unsynced",
+        "charged_at",
         "blocked_until",
         "refs",
     )
@@ -141,6 +146,7 @@ class UserBucket:
         self.tokens = burst
         self.at = time.monotonic()
         self.unsynced = 0
+        self.charged_at = float("-inf")
         self.blocked_until = 0.0
         self.refs = 0
 
@@ -199,7 +205,11 @@ class UserRates:
         wait. With Redis, charges the shared window every SYNC_EVERY messages."""
         rate, burst = user_rate()
         wait = bucket.take(now, rate, burst)
-        if bucket.unsynced >= settings.WS_USER_RATE_SYNC_EVERY:
+        if (
+            bucket.unsynced >= settings.WS_USER_RATE_SYNC_EVERY
+            and now - bucket.charged_at >= USER_CHARGE_INTERVAL
+        ):
+            bucket.charged_at = now
             self._charge(bucket, rate, burst)
         return wait
 

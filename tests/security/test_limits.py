@@ -3,6 +3,7 @@ handshakes per address, the abuse score and its temporary bans (listed and
 lifted in admin, counted in metrics)."""
 
 import asyncio
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -10,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from django.test import Client
 
+from realtime import ratelimit
 from realtime.models import TemporaryBan
 from tests import ws
 from tests.security.conftest import ATTACKER
@@ -139,3 +141,23 @@ async def test_a_ban_closes_the_users_open_sockets(
     assert await ws.expect_close(noisy) == 4008
     assert (await ws.recv(quiet))["data"]["code"] == "forbidden"
     assert await ws.next_close(quiet) == 4008
+
+
+@pytest.mark.redis
+async def test_a_users_messages_are_counted_over_every_process(settings, monkeypatch):
+    """Four processes' buckets of one user (10 each, 40 in all) against the
+    shared window in Redis (burst + 10 s of rate = 20): once it is full every
+    process refuses that user. Each process learns it one message late (the
+    charge follows the message), so at most 20 + 4 get through."""
+    monkeypatch.setattr(ratelimit, "USER_CHARGE_INTERVAL", 0)
+    settings.WS_USER_MESSAGES_PER_SECOND = 1
+    settings.WS_USER_MESSAGES_BURST = 10
+    settings.WS_USER_RATE_SYNC_EVERY = 1
+    processes = [ratelimit.UserRates() for _ in range(4)]
+    buckets = [rates.acquire("42") for rates in processes]
+    accepted = 0
+    for _ in range(10):
+        for rates, bucket in zip(processes, buckets, strict=True):
+            accepted += rates.take(bucket, time.monotonic()) == 0
+            await asyncio.gather(*rates._charging)
+    assert 20 <= accepted <= 24
