@@ -138,12 +138,19 @@ class UserBucket:
         "charged_at",
         "blocked_until",
         "refs",
+        "rate",
+        "burst",
+        "sync_every",
     )
 
-    def __init__(self, owner: "UserRates", user_id: str, burst: float) -> None:
+    def __init__(self, owner: "UserRates", user_id: str) -> None:
         self.owner = owner
         self.user_id = user_id
-        self.tokens = burst
+        # The settings as of the last socket that took this bucket: read once
+        # per connection, not per message.
+        self.rate, self.burst = user_rate()
+        self.sync_every = settings.WS_USER_RATE_SYNC_EVERY
+        self.tokens = self.burst
         self.at = time.monotonic()
         self.unsynced = 0
         self.charged_at = float("-inf")
@@ -181,7 +188,10 @@ class UserRates:
         """Return the user's bucket for a socket of theirs (release it on close)."""
         bucket = self.buckets.get(user_id)
         if bucket is None:
-            bucket = self.buckets[user_id] = UserBucket(self, user_id, user_rate()[1])
+            bucket = self.buckets[user_id] = UserBucket(self, user_id)
+        else:
+            bucket.rate, bucket.burst = user_rate()
+            bucket.sync_every = settings.WS_USER_RATE_SYNC_EVERY
         bucket.refs += 1
         return bucket
 
@@ -195,22 +205,20 @@ class UserRates:
     def prune(self) -> None:
         """Forget buckets with no socket that have refilled: a new one is the same."""
         now = time.monotonic()
-        rate, burst = user_rate()
         for user_id, bucket in list(self.buckets.items()):
-            if bucket.refs <= 0 and bucket.full(now, rate, burst):
+            if bucket.refs <= 0 and bucket.full(now, bucket.rate, bucket.burst):
                 del self.buckets[user_id]
 
     def take(self, bucket: UserBucket, now: float) -> float:
         """Take a message from the user's bucket; return 0 or the seconds to
         wait. With Redis, charges the shared window every SYNC_EVERY messages."""
-        rate, burst = user_rate()
-        wait = bucket.take(now, rate, burst)
+        wait = bucket.take(now, bucket.rate, bucket.burst)
         if (
-            bucket.unsynced >= settings.WS_USER_RATE_SYNC_EVERY
+            bucket.unsynced >= bucket.sync_every
             and now - bucket.charged_at >= USER_CHARGE_INTERVAL
         ):
             bucket.charged_at = now
-            self._charge(bucket, rate, burst)
+            self._charge(bucket, bucket.rate, bucket.burst)
         return wait
 
     def _charge(self, bucket: UserBucket, rate: float, burst: float) -> None:
