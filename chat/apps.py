@@ -14,4 +14,5 @@ class ChatConfig(AppConfig):
 
         hooks.on_control("kick")(base.kick)
         hooks.on_control("room_closed")(base.room_closed)
+        hooks.on_authenticated(base.refuse_site_banned)
         hooks.set_sequence_source(delivery.RoomSequences())

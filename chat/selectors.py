@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from chat.exceptions import InvalidMessage, RoomNotFound
@@ -142,6 +142,16 @@ def sanctions_active(now: datetime | None = None) -> QuerySet[Sanction]:
     """Return the sanctions in force: no end, or an end still to come."""
     return Sanction.objects.filter(
         Q(ends_at__isnull=True) | Q(ends_at__gt=now or timezone.now())
+    )
+
+
+def site_ban_of(*, user_pk: int) -> Sanction | None:
+    """Return the site-wide ban in force on a user, if any (the latest to end)."""
+    return (
+        sanctions_active()
+        .filter(user_id=user_pk, room__isnull=True, kind=Sanction.Kind.BAN)
+        .order_by(F("ends_at").desc(nulls_first=True))
+        .first()
     )
 
 
