@@ -21,15 +21,14 @@ from realtime.pushes import Run
 from realtime.wire import encode, error
 
 
-async def chat_published(*, room_pk: int, data: dict) -> bool:
+async def chat_published(*, room_pk: int, data: dict) -> None:
     """Publish one stored chat (in room order; see `realtime.hub`)."""
-    return await chats_published({room_pk: [data]})
+    await chats_published({room_pk: [data]})
 
 
-async def chats_published(by_room: dict[int, list[dict]]) -> bool:
+async def chats_published(by_room: dict[int, list[dict]]) -> None:
     """Publish rooms' stored chats, each room's oldest first; a room's consecutive
-    chats go in one layer message, and all rooms' messages in one trip. Return
-    False when the channel layer could not take them."""
+    chats go in one layer message, and all rooms' messages in one trip."""
     runs: list[Run] = []
     for room_pk, datas in by_room.items():
         topic, last = room_topic(room_pk), None
@@ -41,7 +40,7 @@ async def chats_published(by_room: dict[int, list[dict]]) -> bool:
             else:
                 last = (topic, seq, [text])
                 runs.append(last)
-    return await publish_in_order(runs, f"{len(by_room)} room(s)")
+    await publish_in_order(runs, f"{len(by_room)} room(s)")
 
 
 async def apresence(

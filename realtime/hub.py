@@ -17,9 +17,13 @@ it already got from the store are dropped, so it sees each chat once.
 import asyncio
 import functools
 import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
+
+from django.conf import settings
 
 from realtime.internals import BatchingLayer
 from realtime.ordering import Sequencer
@@ -40,6 +44,10 @@ class Subscriber(Protocol):
     def control(self, topic: str, action: dict) -> None: ...
 
 
+def _log_failure(label: str) -> None:
+    logger.warning("channel layer unavailable; push to %s dropped", label)
+
+
 class Hub:
     """One per process (per event loop, on `realtime.runtime()`): local
     subscriptions and the layer reader."""
@@ -54,6 +62,14 @@ class Hub:
         # topic -> subscriber catching up -> what arrived meanwhile (seq, message)
         self.catching_up: dict[str, dict[Subscriber, list[tuple[int | None, dict]]]]
         self.catching_up = {}
+        # topic -> subscriber -> the number up to which it already has the
+        # topic's frames (from the store, on joining), while that is ahead of
+        # what this process has delivered of the topic.
+        self.floors: dict[str, dict[Subscriber, int]] = {}
+        self._outgoing: deque[tuple[Callable[[], Awaitable[None]], str]] = deque()
+        self._sender: asyncio.Future | None = None
+        # Called with a label when a layer send failed (the runtime logs it).
+        self.on_layer_failure: Callable[[str], None] = _log_failure
         self._started: asyncio.Future | None = None
         self._tasks: list[asyncio.Task] = []
 
@@ -115,6 +131,9 @@ class Hub:
             del self.catching_up[topic]
         if upto is not None and topic in self.topics:
             self.sequencer.seen(topic, upto)
+            last = self.sequencer.last(topic)
+            if last is not None and last < upto:
+                self.floors.setdefault(topic, {})[subscriber] = upto
         for seq, message in waiting:
             if seq is None or upto is None or seq > upto:
                 subscriber.deliver(message)
@@ -123,11 +142,12 @@ class Hub:
         """Drop a local subscription; return whether its group has no more."""
         members = self.topics[topic]
         members.discard(subscriber)
-        pending = self.catching_up.get(topic)
-        if pending is not None:
-            pending.pop(subscriber, None)
-            if not pending:
-                del self.catching_up[topic]
+        for per_topic in (self.catching_up, self.floors):
+            pending = per_topic.get(topic)
+            if pending is not None:
+                pending.pop(subscriber, None)
+                if not pending:
+                    del per_topic[topic]
         if not members:
             del self.topics[topic]
             self.sequencer.forget(topic)
@@ -161,16 +181,24 @@ class Hub:
         else:
             targets = tuple(subscribers)
         pending = self.catching_up.get(topic)
-        if pending is None:
+        floors = self.floors.get(topic)
+        if pending is None and (floors is None or seq is None):
             for subscriber in targets:
                 subscriber.deliver(message)
             return
+        number = -1 if seq is None else seq
         for subscriber in targets:
-            waiting = pending.get(subscriber)
-            if waiting is None:
-                subscriber.deliver(message)
-            else:
+            waiting = pending.get(subscriber) if pending is not None else None
+            if waiting is not None:
                 waiting.append((seq, message))
+            elif floors is None or seq is None or floors.get(subscriber, -1) < number:
+                subscriber.deliver(message)
+        if floors is not None and seq is not None:
+            # Delivered up to `seq` here: a floor at or below it has done its job.
+            for subscriber in [s for s, floor in floors.items() if floor <= number]:
+                del floors[subscriber]
+            if not floors:
+                del self.floors[topic]
 
     def _deliver_numbered(self, topic: str, text: str, seq: int) -> None:
         self.deliver(topic, text, seq=seq)
@@ -232,7 +260,11 @@ class Hub:
     #
     # Every publish reaches this process's sockets at once and in publish order,
     # whatever the layer does; the layer message carries its origin, and the
-    # copy that comes back here is ignored.
+    # copy that comes back here is ignored. The `*_soon` forms hand the layer
+    # send to one task that sends in order, so a stalled or restarting Redis
+    # never holds up this process (WS_LAYER_BACKLOG sends wait at most; past
+    # that the oldest are dropped, and the other processes read numbered frames
+    # back from the store).
 
     async def publish(
         self, topic: str, text: str, unless: list[str] | None = None
@@ -240,11 +272,14 @@ class Hub:
         """Send an encoded frame to every subscriber of `topic` on every process,
         except sockets also subscribed to an `unless` topic (they get it there)."""
         self.deliver(topic, text, unless)
-        message: dict[str, Any] = {"type": FANOUT, "topic": topic, "text": text}
-        if unless:
-            message["unless"] = list(unless)
-        message["origin"] = self.channel_name
-        await self.layer.group_send(group_name(topic), message)
+        await self._send_fanout(topic, text, unless)
+
+    def publish_soon(
+        self, topic: str, text: str, unless: list[str] | None = None
+    ) -> None:
+        """`publish`, with the layer send in the background."""
+        self.deliver(topic, text, unless)
+        self._later(lambda: self._send_fanout(topic, text, unless), topic)
 
     async def publish_in_order(self, runs: list[tuple[str, int, list[str]]]) -> None:
         """Send rooms' chats: each (topic, seq, texts) carries the room's chats
@@ -254,6 +289,37 @@ class Hub:
         deliver_in_order skips the rooms it has no socket in."""
         for topic, seq, texts in runs:
             self.deliver_in_order(topic, seq, texts)
+        await self._send_runs(runs)
+
+    def publish_in_order_soon(
+        self, runs: list[tuple[str, int, list[str]]], label: str
+    ) -> None:
+        """`publish_in_order`, with the layer send in the background."""
+        for topic, seq, texts in runs:
+            self.deliver_in_order(topic, seq, texts)
+        self._later(lambda: self._send_runs(runs), label)
+
+    async def control(self, topic: str, action: dict) -> None:
+        """Send a server-only instruction to every subscriber of `topic`."""
+        self.control_here(topic, action)
+        message = {
+            "type": CONTROL,
+            "topic": topic,
+            "action": action,
+            "origin": self.channel_name,
+        }
+        await self.layer.group_send(group_name(topic), message)
+
+    async def _send_fanout(
+        self, topic: str, text: str, unless: list[str] | None
+    ) -> None:
+        message: dict[str, Any] = {"type": FANOUT, "topic": topic, "text": text}
+        if unless:
+            message["unless"] = list(unless)
+        message["origin"] = self.channel_name
+        await self.layer.group_send(group_name(topic), message)
+
+    async def _send_runs(self, runs: list[tuple[str, int, list[str]]]) -> None:
         items = [
             (
                 group_name(topic),
@@ -274,22 +340,37 @@ class Hub:
             for group, message in items:
                 await layer.group_send(group, message)
 
-    async def control(self, topic: str, action: dict) -> None:
-        """Send a server-only instruction to every subscriber of `topic`."""
-        self.control_here(topic, action)
-        message = {
-            "type": CONTROL,
-            "topic": topic,
-            "action": action,
-            "origin": self.channel_name,
-        }
-        await self.layer.group_send(group_name(topic), message)
+    def _later(self, send: Callable[[], Awaitable[None]], label: str) -> None:
+        if len(self._outgoing) >= settings.WS_LAYER_BACKLOG:
+            _, dropped = self._outgoing.popleft()
+            self.on_layer_failure(f"{dropped} (layer backlog full)")
+        self._outgoing.append((send, label))
+        if self._sender is None:
+            self._sender = asyncio.ensure_future(self._send_in_order())
+
+    async def _send_in_order(self) -> None:
+        try:
+            while self._outgoing:
+                send, label = self._outgoing.popleft()
+                try:
+                    await send()
+                except Exception:  # noqa: BLE001 - logged; the store has it
+                    self.on_layer_failure(label)
+        finally:
+            self._sender = None
+
+    async def flush(self) -> None:
+        """Wait until the background layer sends queued so far are done."""
+        while self._sender is not None:
+            await asyncio.shield(self._sender)
 
     def control_here(self, topic: str, action: dict) -> None:
         for subscriber in tuple(self.topics.get(topic, ())):
             subscriber.control(topic, action)
 
     async def stop(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
         for task in self._tasks:
             task.cancel()
         self._tasks = []

@@ -84,6 +84,11 @@ class Sequencer:
                 del order.held[number]
             self._release(topic, order)
 
+    def last(self, topic: str) -> int | None:
+        """Return the last number delivered of `topic` here, if any."""
+        order = self.orders.get(topic)
+        return None if order is None else order.last
+
     def forget(self, topic: str) -> None:
         order = self.orders.pop(topic, None)
         if order is not None and order.timer is not None:

@@ -48,6 +48,7 @@ class Runtime:
         self._numbers = itertools.count(1)
         self.hub = Hub()
         self.hub.sequencer.source = hooks.sequence_source
+        self.hub.on_layer_failure = self.layer_failed
         self.presence: Presence = make_presence()
         self._state: dict[type, object] = {}
         self._renewer: asyncio.Task | None = None
@@ -103,11 +104,17 @@ class Runtime:
                 logger.warning("could not check for missed frames", exc_info=True)
 
     def layer_failed(self, target: str) -> None:
-        """Log a failed push (at most once a LAYER_FAILURE_LOG_SECONDS)."""
+        """Log a failed push (at most once a LAYER_FAILURE_LOG_SECONDS), from
+        the except block that caught it."""
         now = time.monotonic()
         if now - self._layer_failure_logged > LAYER_FAILURE_LOG_SECONDS:
             self._layer_failure_logged = now
-            logger.exception("channel layer unavailable; push to %s dropped", target)
+            logger.error(
+                "channel layer unavailable; push to %s dropped (other processes "
+                "read numbered frames back from the database)",
+                target,
+                exc_info=True,
+            )
 
     async def stop(self) -> None:
         """Stop the runtime's tasks and every app state that has a `stop()`."""

@@ -25,29 +25,19 @@ logger = logging.getLogger(__name__)
 Run = tuple[str, int, list[str]]
 
 
-async def publish(topic: str, frame: dict) -> bool:
-    """Send a frame to every socket subscribed to `topic`, on every process.
-    Return False (logged) when the channel layer could not take it."""
-    try:
-        await runtime().hub.publish(topic, encode(frame))
-    except Exception:
-        runtime().layer_failed(topic)
-        return False
-    return True
+async def publish(topic: str, frame: dict) -> None:
+    """Send a frame to every socket subscribed to `topic`, on every process:
+    this process's at once, the others' through the layer in the background (a
+    failure is logged; see `realtime.hub`)."""
+    runtime().hub.publish_soon(topic, encode(frame))
 
 
-async def publish_in_order(runs: list[Run], label: str) -> bool:
+async def publish_in_order(runs: list[Run], label: str) -> None:
     """Send numbered frames (a room's chats) that each process hands to its
     sockets in number order (`realtime.ordering`). This process's sockets get
-    them at once, whatever the layer does; the others through the layer, or from
-    the store if the layer lost them. Return False (logged) when the channel
-    layer could not take them."""
-    try:
-        await runtime().hub.publish_in_order(runs)
-    except Exception:
-        runtime().layer_failed(label)
-        return False
-    return True
+    them at once, whatever the layer does; the others through the layer in the
+    background, or from the store if the layer lost them."""
+    runtime().hub.publish_in_order_soon(runs, label)
 
 
 def publish_local(topic: str, frame: dict) -> None:

@@ -295,6 +295,9 @@ WS_ORDER_HOLD_SECONDS = env_float("WS_ORDER_HOLD_SECONDS", 0.5)
 # between commit and publish); and how many chats one such read fills at most.
 WS_GAP_CHECK_SECONDS = env_float("WS_GAP_CHECK_SECONDS", 2.0)
 WS_GAP_FILL_LIMIT = env_int("WS_GAP_FILL_LIMIT", 500, 1)
+# Layer sends a process queues while Redis is slow or away; past this the oldest
+# are dropped (other processes read the chats back from the database).
+WS_LAYER_BACKLOG = env_int("WS_LAYER_BACKLOG", 10000, 1)
 
 # --- Static, i18n, logging ----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -391,24 +394,6 @@ NOTIFICATIONS_MAX_PAGE_SIZE = env_int("NOTIFICATIONS_MAX_PAGE_SIZE", 100, 1)
 # Rows per INSERT when an announcement goes to chosen users, or read marks.
 NOTIFICATIONS_BULK_BATCH = env_int("NOTIFICATIONS_BULK_BATCH", 1000, 1)
 
-# --- Moderation (chat/words.py, chat/admin.py) ---------------------------------
-# CHAT_WORDS_CHECK_SECONDS: how often a process asks whether the sensitive-word
-# list changed (one tiny query); a change made on another process applies
-# within this. The process that made it applies it at once.
-CHAT_WORDS_CHECK_SECONDS = env_float("CHAT_WORDS_CHECK_SECONDS", 2.0)
-# ADMIN_COUNT_LIMIT: admin changelists count at most this many rows (a count of
-# a million rows is a full scan); pages past it are reached by filtering.
-ADMIN_COUNT_LIMIT = env_int("ADMIN_COUNT_LIMIT", 10000, 100)
-# ADMIN_TEXT_PREVIEW_CHARS: message text shown per row in admin lists.
-ADMIN_TEXT_PREVIEW_CHARS = env_int("ADMIN_TEXT_PREVIEW_CHARS", 80, 10)
-# ADMIN_ROOM_LIVE_MESSAGES / ADMIN_ROOM_LIVE_REFRESH_SECONDS: the moderator's
-# live room page: recent messages shown, and how often it refreshes itself.
-ADMIN_ROOM_LIVE_MESSAGES = env_int("ADMIN_ROOM_LIVE_MESSAGES", 50, 1)
-ADMIN_ROOM_LIVE_REFRESH_SECONDS = env_float("ADMIN_ROOM_LIVE_REFRESH_SECONDS", 5.0)
-# ADMIN_ACTION_MAX_ROWS: most rows one admin action (hide, mute, ban, close...)
-# acts on; past it the moderator is asked to narrow the selection.
-ADMIN_ACTION_MAX_ROWS = env_int("ADMIN_ACTION_MAX_ROWS", 1000, 1)
-
 # --- Security: client address, allowlists, shared rates, abuse bans ----------
 # (docs/security.md) Peers whose X-Forwarded-For is believed (CIDRs); empty: the
 # socket peer is the client. The one function deciding it: realtime/address.py.
@@ -455,6 +440,24 @@ REST_FRAMEWORK = {
 }
 # WS_IP_ALLOWLIST for the REST API (sockets check it in realtime/entry.py).
 MIDDLEWARE = ["realtime.address.ApiAllowlistMiddleware", *MIDDLEWARE]
+
+# --- Moderation (chat/words.py, chat/admin.py) ---------------------------------
+# CHAT_WORDS_CHECK_SECONDS: how often a process asks whether the sensitive-word
+# list changed (one tiny query); a change made on another process applies
+# within this. The process that made it applies it at once.
+CHAT_WORDS_CHECK_SECONDS = env_float("CHAT_WORDS_CHECK_SECONDS", 2.0)
+# ADMIN_COUNT_LIMIT: admin changelists count at most this many rows (a count of
+# a million rows is a full scan); pages past it are reached by filtering.
+ADMIN_COUNT_LIMIT = env_int("ADMIN_COUNT_LIMIT", 10000, 100)
+# ADMIN_TEXT_PREVIEW_CHARS: message text shown per row in admin lists.
+ADMIN_TEXT_PREVIEW_CHARS = env_int("ADMIN_TEXT_PREVIEW_CHARS", 80, 10)
+# ADMIN_ROOM_LIVE_MESSAGES / ADMIN_ROOM_LIVE_REFRESH_SECONDS: the moderator's
+# live room page: recent messages shown, and how often it refreshes itself.
+ADMIN_ROOM_LIVE_MESSAGES = env_int("ADMIN_ROOM_LIVE_MESSAGES", 50, 1)
+ADMIN_ROOM_LIVE_REFRESH_SECONDS = env_float("ADMIN_ROOM_LIVE_REFRESH_SECONDS", 5.0)
+# ADMIN_ACTION_MAX_ROWS: most rows one admin action (hide, mute, ban, close...)
+# acts on; past it the moderator is asked to narrow the selection.
+ADMIN_ACTION_MAX_ROWS = env_int("ADMIN_ACTION_MAX_ROWS", 1000, 1)
 # runserver (daphne): a frame past its own cap is dropped without a close frame
 # (autobahn fails by dropping the connection), so that cap stays well above
 # WS_MAX_MESSAGE_BYTES, whose refusal the client reads: `error`, then 4009.

@@ -52,6 +52,9 @@ class PrivateRedis:
                 "",
                 "--appendonly",
                 "no",
+                # The fault tests stall it with DEBUG SLEEP.
+                "--enable-debug-command",
+                "local",
             ],
             stdout=subprocess.DEVNULL,
         )
