@@ -2,7 +2,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
+from django.views.generic import RedirectView, TemplateView
 
 from yyc3_realtime import views
 
@@ -20,6 +20,11 @@ api_patterns = [
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="index"),
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url="/static/favicon.ico", permanent=True),
+        name="favicon",
+    ),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("healthz", views.healthz, name="healthz"),
