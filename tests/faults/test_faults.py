@@ -18,6 +18,8 @@ from tests.faults.harness import Deployment, Report, exercise
 
 pytestmark = [
     pytest.mark.asyncio,
+    # Run with the PostgreSQL + Redis suite (a private redis-server either way).
+    pytest.mark.redis,
     pytest.mark.skipif(
         shutil.which("redis-server") is None, reason="needs the redis-server binary"
     ),
