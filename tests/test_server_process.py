@@ -107,14 +107,6 @@ for room_id in %r:
 """
 
 
-# Live stream rooms opened by a host, as the servers' database sees them.
-OPEN_STREAMS = """
-from chat.models import Room
-for room_id in %r:
-    Room.objects.get_or_create(room_id=room_id, defaults={"room_type": "live_stream"})
-"""
-
-
 class Server:
     """One server process; its stdout and stderr go to files."""
 
@@ -386,14 +378,6 @@ def test_chats_over_several_rooms_reach_another_process_in_order(template, tmp_p
     try:
         second = Server("uvicorn", tmp_path / "b", template, share_with=first, **env)
         rooms = ["xp-1", "xp-2", "xp-3"]
-        # Live streams are opened by their hosts, not by joining (issue 12).
-        subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", OPEN_STREAMS % (rooms,)],
-            cwd=ROOT,
-            env=server_env(first.db_path, first.prefix),
-            check=True,
-            timeout=120,
-        )
         # Live streams are opened by their hosts, not by joining (issue 12).
         subprocess.run(
             [sys.executable, "manage.py", "shell", "-c", OPEN_STREAMS % (rooms,)],
