@@ -30,6 +30,10 @@ class UvicornWebSocketProtocol(Protocol):
     close_sent: bool
     handshake_complete: bool
     loop: asyncio.AbstractEventLoop
+    frames: list
+    curr_msg_data_type: Any
+    conn: Any  # websockets' ServerProtocol
+    client: Any
     transport: asyncio.Transport
     request: Any
     response: Any
@@ -40,6 +44,8 @@ class UvicornWebSocketProtocol(Protocol):
     def start_keepalive(self) -> None: ...
 
     async def send(self, message: Any) -> None: ...
+
+    def handle_parser_exception(self) -> None: ...
 
 
 class UvicornH11Protocol(Protocol):

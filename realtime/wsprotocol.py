@@ -40,6 +40,7 @@ runs the protocol in a real uvicorn process.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
     WebSocketsSansIOProtocol,
@@ -50,6 +51,8 @@ from django.conf import settings
 from realtime.internals import check_uvicorn
 
 check_uvicorn()
+
+logger = logging.getLogger(__name__)
 
 
 class Flag:
@@ -169,17 +172,29 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.read_ahead = read_ahead_bytes()
 
     def send_receive_event_to_app(self) -> None:
-        # uvicorn's own pauses reading after every message (see the module doc);
-        # keep reading until WS_RECEIVE_AHEAD_BYTES wait. `receive` resumes
-        # reading once the application has taken them all.
-        paused, self.read_paused = self.read_paused, True
-        super().send_receive_event_to_app()
-        self.read_paused = paused
-        # Once the close is sent, uvicorn drops messages and must keep reading to
-        # see the client's close reply: never pause then.
-        if paused or self.close_sent:
+        # uvicorn's own, but it pauses reading after every message (see the module
+        # doc): keep reading until WS_RECEIVE_AHEAD_BYTES wait; `receive` resumes
+        # reading once the application has taken them all. And a text frame that
+        # is not UTF-8 closes 1007 with one log line, not a traceback each.
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            # Past the close, messages are dropped and reading goes on until the
+            # client's close reply: never pause then.
             return
-        if self.queue.nbytes >= self.read_ahead:  # type: ignore[attr-defined]
+        event: dict
+        if self.curr_msg_data_type == "text":
+            try:
+                event = {"type": "websocket.receive", "text": data.decode()}
+            except UnicodeDecodeError:
+                logger.info("closing %s: a text frame is not UTF-8 (1007)", self.client)
+                self.conn.send_close(1007)
+                self.handle_parser_exception()
+                return
+        else:
+            event = {"type": "websocket.receive", "bytes": data}
+        self.queue.put_nowait(event)  # type: ignore[arg-type]
+        if not self.read_paused and self.queue.nbytes >= self.read_ahead:  # type: ignore[attr-defined]
             self.read_paused = True
             self.transport.pause_reading()
 

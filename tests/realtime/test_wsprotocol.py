@@ -309,3 +309,26 @@ async def test_a_server_close_completes_although_the_read_ahead_is_full(monkeypa
         assert await asyncio.wait_for(reader.read(), 5) == b""  # server ended it
         assert loop.time() - started < 3
         writer.close()
+
+
+async def test_a_text_frame_that_is_not_utf8_closes_1007_with_one_log_line(caplog):
+    """uvicorn logs a traceback for each such frame, so a client could flood the
+    log; here it is one INFO line and the close code websockets defines."""
+    async with serving(echo_app) as (_, url):
+        host, port = url[len("ws://") :].rstrip("/").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+        with caplog.at_level("INFO"):
+            writer.write(client_frame(0x1, b"\xff\xfe not utf-8"))
+            head = await asyncio.wait_for(reader.readexactly(2), 5)
+            payload = await reader.readexactly(head[1])
+        writer.close()
+    assert head[0] & 0x0F == 0x8
+    assert int.from_bytes(payload[:2], "big") == 1007
+    assert not [r for r in caplog.records if r.exc_info]
+    assert any("not UTF-8" in r.getMessage() for r in caplog.records)
