@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.test_server_process import (
+from tests.servers import (
     CIRCLE,
     RawClient,
     Server,

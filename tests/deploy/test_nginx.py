@@ -30,7 +30,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.test_server_process import (
+from tests.servers import (
     AFTER_AUTH,
     APP,
     BIN,

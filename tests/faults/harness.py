@@ -24,7 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.realtime.test_redis_restart import PrivateRedis
-from tests.test_server_process import PREPARE, ROOT, Server, server_env
+from tests.servers import Server, Template, seed_database
 
 ROOMS = ("circle-heluo", "live-heluo")  # made by seed_demo
 SERVER_ENV = {
@@ -40,14 +40,6 @@ SERVER_ENV = {
     "CULTURAL_CIRCLE_SLOW_MODE_SECONDS": "0",
     "LOG_LEVEL": "WARNING",
 }
-
-
-@dataclass
-class Template:
-    """What `Server` needs of a prepared database."""
-
-    db_path: Path
-    tokens: dict[str, str]
 
 
 class Deployment:
@@ -76,24 +68,8 @@ class Deployment:
         return urlunsplit(parts._replace(path=f"/{name}"))
 
     def _prepare(self) -> Template:
-        db_path = self.workdir / "db.sqlite3"
-        env = {**server_env(db_path, "unused"), "LOG_LEVEL": "WARNING"}
-        if self.database_url:
-            env["DATABASE_URL"] = self.database_url
-        import subprocess
-        import sys
-
-        done = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", PREPARE],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        db_path.touch()  # on PostgreSQL, an unused file for Server to copy
-        return Template(db_path, json.loads(done.stdout.strip().splitlines()[-1]))
+        env = {"DATABASE_URL": self.database_url} if self.database_url else {}
+        return seed_database(self.workdir / "db.sqlite3", **env)
 
     def start(self) -> None:
         self.redis.start()
@@ -107,7 +83,7 @@ class Deployment:
         )
         self.servers.append(second)
         for server in self.servers:
-            wait_listening(server)
+            server.wait_listening()
 
     def stop(self) -> None:
         for server in self.servers:
@@ -140,17 +116,6 @@ class Deployment:
             if not page["hasMore"]:
                 return ids
             after = ids[-1]
-
-
-def wait_listening(server: Server, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{server.http}/healthz", timeout=1).status_code == 200:
-                return
-        assert server.process.poll() is None, server.output()[-2000:]
-        time.sleep(0.1)
-    raise AssertionError("server did not listen")
 
 
 @dataclass

@@ -18,13 +18,13 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.test_server_process import (
-    PREPARE,
+from tests.servers import (
     ROOT,
     TIMEOUT,
     Server,
     Template,
     free_port,
+    seed_database,
     server_env,
 )
 
@@ -34,19 +34,7 @@ WRONG = {"username": "alice", "password": "wrong"}
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Template:
     """A migrated SQLite file with the demo users and rooms, and their tokens."""
-    path = tmp_path_factory.mktemp("security-db") / "db.sqlite3"
-    env = server_env(path, "unused")
-    env["LOG_LEVEL"] = "WARNING"
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", PREPARE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return Template(path, json.loads(done.stdout.strip().splitlines()[-1]))
+    return seed_database(tmp_path_factory.mktemp("security-db") / "db.sqlite3")
 
 
 @pytest.fixture

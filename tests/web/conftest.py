@@ -10,13 +10,10 @@ folder under pytest's temporary directory, printed at the end of the run).
 """
 
 import contextlib
-import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +22,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_server_process import PASSWORD, PREPARE, ROOT, free_port, server_env
+from tests.servers import (
+    PASSWORD,
+    ROOT,
+    drop_redis_keys,
+    free_port,
+    seed_database,
+    server_env,
+    stop_process,
+    wait_listening,
+)
 from tests.web.helpers import DESKTOP, NO_PLAYWRIGHT, PHONE
 
 try:
@@ -80,19 +86,8 @@ class SeededDatabase:
 @pytest.fixture(scope="session")
 def seeded_db(tmp_path_factory) -> SeededDatabase:
     """A migrated SQLite file with the demo users and rooms (seed_demo)."""
-    path = tmp_path_factory.mktemp("web-db") / "db.sqlite3"
-    env = server_env(path, "unused")
-    env["LOG_LEVEL"] = "WARNING"
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", PREPARE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return SeededDatabase(path, json.loads(done.stdout.strip().splitlines()[-1]))
+    seeded = seed_database(tmp_path_factory.mktemp("web-db") / "db.sqlite3")
+    return SeededDatabase(seeded.db_path, seeded.tokens)
 
 
 class PageServer:
@@ -129,27 +124,15 @@ class PageServer:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=log, stderr=log
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"runserver exited:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"runserver did not start:\n{self.output()}")
+        try:
+            wait_listening(self.url, self.process, self.output)
+        except AssertionError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        if self.process is not None:
+            stop_process(self.process)
 
     def restart(self) -> None:
         self.stop()
@@ -157,15 +140,7 @@ class PageServer:
 
     def close(self) -> None:
         self.stop()
-        redis_url = os.environ.get("REDIS_URL")
-        if redis_url:
-            import redis
-
-            client = redis.Redis.from_url(redis_url)
-            keys = list(client.scan_iter(f"{self.prefix}*", count=1000))
-            if keys:
-                client.delete(*keys)
-            client.close()
+        drop_redis_keys(self.prefix)
 
     def output(self) -> str:
         return (

@@ -2,7 +2,7 @@
 
 import re
 
-from tests.test_server_process import PASSWORD
+from tests.servers import PASSWORD
 
 try:
     from playwright.sync_api import Page
