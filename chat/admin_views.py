@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -176,12 +177,22 @@ def _live_context(request: HttpRequest, room: Room) -> dict:
         # The sync view runs in the ASGI server's worker thread: async_to_sync
         # reads the presence store the sockets of this process use.
         "online": async_to_sync(selectors.room_online_count)(room_pk=room.pk),
+        "online_users": _online_users(room),
         "slow_mode": RULES[room.room_type].effective_slow_mode(room.slow_mode_seconds),
         "rows": rows,
         "may_hide": user.has_perm("chat.change_chatmessage"),
         "may_sanction": user.has_perm("chat.add_sanction"),
         "may_change_room": user.has_perm("chat.change_room"),
     }
+
+
+def _online_users(room: Room) -> list:
+    """Who is in the room now (the first ADMIN_ROOM_LIVE_MESSAGES of them)."""
+    ids = async_to_sync(selectors.room_online_users)(
+        room_pk=room.pk, limit=settings.ADMIN_ROOM_LIVE_MESSAGES
+    )
+    users = get_user_model().objects.filter(pk__in=ids).only("username", "first_name")
+    return sorted(users, key=lambda u: u.get_username())
 
 
 def _live_action(request: HttpRequest, room: Room) -> None:

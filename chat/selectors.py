@@ -101,6 +101,12 @@ async def room_online_count(*, room_pk: int) -> int:
     return await runtime().presence.count(room_presence_key(room_pk))
 
 
+async def room_online_users(*, room_pk: int, limit: int) -> list[int]:
+    """Return the ids of up to `limit` users in the room now, over every process."""
+    found = await runtime().presence.users(room_presence_key(room_pk), limit)
+    return [int(user_id) for user_id in found]
+
+
 def room_detail_data(room: Room, *, online_count: int, slow_mode: float) -> dict:
     """Return the REST shape of one room."""
     return {

@@ -81,6 +81,10 @@ class LocalPresence:
     async def count(self, key: str) -> int:
         return len(self.keys.get(key, ()))
 
+    async def users(self, key: str, limit: int) -> list[str]:
+        """Return up to `limit` of the distinct users under `key`."""
+        return list(self.keys.get(key, {}))[:limit]
+
     async def refresh(self) -> None:
         return None
 
@@ -137,6 +141,15 @@ class RedisPresence:
 
     async def count(self, key: str) -> int:
         return int(await self.redis.hlen(self._keys(key)[1]))
+
+    async def users(self, key: str, limit: int) -> list[str]:
+        """Return up to `limit` of the distinct users under `key` (any process)."""
+        found: list[str] = []
+        async for user_id, _ in self.redis.hscan_iter(self._keys(key)[1], count=limit):
+            found.append(user_id.decode() if isinstance(user_id, bytes) else user_id)
+            if len(found) >= limit:
+                break
+        return found
 
     async def refresh(self) -> None:
         """Push the expiry of this process's connections forward; re-add any that

@@ -41,6 +41,9 @@ async def test_the_page_shows_who_is_in_the_room_and_its_messages(
     body = page.content.decode()
     assert page.context["online"] == 2
     assert "2 user(s)" in body and "大家好" in body
+    # Who, by name, each a link to the user's admin page.
+    assert [u.username for u in page.context["online_users"]] == ["alice", "bob"]
+    assert f"/admin/auth/user/{alice.pk}/change/" in body
     assert "setTimeout(refresh" in body  # refreshes itself, no external script
     assert "<script src" not in body.split('id="content-main"')[1]
     region = await admin_get(admin_web, live_url(room), partial="1")
