@@ -53,6 +53,9 @@ class WordFilter:
             if word and actions.get(word) != BLOCK:
                 actions[word] = action
         self.size = len(actions)
+        # The longest word: how much of a text still being written may yet
+        # become part of a match (the assistant's streamed reply holds it back).
+        self.longest = max(map(len, actions), default=0)
         self._blocks = [action == BLOCK for action in actions.values()]
         # ahocorasick_rs (Rust) rather than pyahocorasick: its nodes scan their
         # children in a list, and thousands of CJK first characters made a

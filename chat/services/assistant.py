@@ -30,9 +30,10 @@ from django.utils import timezone
 
 from chat import events, selectors
 from chat.ai import AIBackendError, get_backend
-from chat.exceptions import ClientError, RateLimited
+from chat.exceptions import ClientError, ContentBlocked, RateLimited
 from chat.room_types import RoomRef
 from chat.services.messages import assistant_message_create
+from chat.words import WordFilter, words
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ async def assistant_answer(*, room: RoomRef, prompt: dict, stream_id: str) -> No
         logger.warning("assistant reply failed: %s", exc.message)
         await failed(code="ai_unavailable", message="the assistant is unavailable")
         return
+    except ClientError as exc:  # a blocked word in the reply: nothing stored
+        await failed(code=exc.code, message=exc.message)
+        return
     except Exception:
         logger.exception("assistant reply failed")
         await failed(code="ai_unavailable", message="the assistant is unavailable")
@@ -95,25 +99,56 @@ async def _stream(room: RoomRef, prompt: dict, stream_id: str) -> str:
     history = await database_sync_to_async(selectors.assistant_context)(
         room=room, before=prompt["id"], limit=settings.AI_HISTORY_MESSAGES
     )
-    parts: list[str] = []
+    screen = StreamScreen(await database_sync_to_async(words.current)())
+
+    async def send(delta: str) -> None:
+        if delta:
+            await events.aai_delta(
+                room_pk=room.pk,
+                room_id=room.room_id,
+                reply_to=prompt["id"],
+                stream_id=stream_id,
+                delta=delta,
+            )
+
     async with asyncio.timeout(settings.AI_REPLY_TIMEOUT_SECONDS):
         stream = get_backend().stream_reply(prompt=prompt["message"], history=history)
         async with contextlib.aclosing(stream):
             async for delta in stream:
-                if not delta:
-                    continue
-                parts.append(delta)
-                await events.aai_delta(
-                    room_pk=room.pk,
-                    room_id=room.room_id,
-                    reply_to=prompt["id"],
-                    stream_id=stream_id,
-                    delta=delta,
-                )
-    text = "".join(parts)
-    if not text.strip():
+                if delta:
+                    await send(screen.add(delta))
+    await send(screen.finish())
+    if not screen.text.strip():
         raise AIBackendError("the backend sent an empty reply")
-    return text
+    return screen.text
+
+
+class StreamScreen:
+    """The sensitive-word filter over a reply being streamed: what may be shown
+    so far, masked, holding back the last characters that could still turn out
+    to begin a word; a blocked word ends the reply (ContentBlocked)."""
+
+    def __init__(self, word_filter: WordFilter) -> None:
+        self.filter = word_filter
+        self.text = ""
+        self.shown = 0
+
+    def add(self, delta: str) -> str:
+        self.text += delta
+        return self._release(len(self.text) - self.filter.longest)
+
+    def finish(self) -> str:
+        return self._release(len(self.text))
+
+    def _release(self, upto: int) -> str:
+        if upto <= self.shown:
+            return ""
+        screened = self.filter.screen(self.text)
+        if screened.blocked:
+            raise ContentBlocked()
+        piece = screened.text[self.shown : upto]
+        self.shown = upto
+        return piece
 
 
 async def _store(room: RoomRef, prompt: dict, stream_id: str, text: str, failed):

@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 
 from chat import services
 from chat.ai.offline import compose_answer
-from chat.models import ModerationLog, Room, Sanction
+from chat.models import ChatMessage, ModerationLog, Room, Sanction
 from tests import ws
 from tests.chat.moderation.conftest import (
     CIRCLE,
@@ -135,7 +135,44 @@ async def test_the_assistants_streamed_reply_is_stored_masked(
     await ws.chat(comm, None, prompt)
 
     final = await ws.recv_type(comm, "chat", skip=("user_joined",))  # the prompt
-    while final["data"]["senderId"] != "assistant":
-        final = await ws.recv_type(comm, "chat", skip=("ai_delta",))
-    assert final["data"]["message"] == answer.replace(word, "＊" * len(word))
+    shown = ""
+    while True:
+        frame = await ws.recv(comm)
+        if frame["type"] == "ai_delta":
+            shown += frame["data"]["delta"]
+        elif frame["type"] == "chat":
+            final = frame
+            break
+    masked = answer.replace(word, "＊" * len(word))
+    assert final["data"]["message"] == masked
     assert word not in final["data"]["message"]
+    # What streamed is masked too, word by word across pieces, and complete.
+    assert shown == masked
+
+
+async def test_a_blocked_word_ends_the_streamed_reply(
+    connect, token_for, alice, settings, moderator
+):
+    settings.AI_BACKEND = "offline"
+    prompt = "洛阳牡丹什么时候开？"
+    answer = compose_answer(prompt)
+    word = answer[len(answer) // 2 : len(answer) // 2 + 2]
+    await sync_to_async(services.words_add)(items=[(word, "block")], actor=moderator)
+    comm = await connect("/ws/ai_assistant/ai-alice/", token=token_for(alice))
+    await ws.recv_type(comm, "room_state", skip=ws.AFTER_AUTH)
+
+    await ws.chat(comm, None, prompt)
+
+    shown = ""
+    while True:
+        frame = await ws.recv(comm)
+        if frame["type"] == "ai_delta":
+            shown += frame["data"]["delta"]
+        elif frame["type"] == "error":
+            assert frame["data"]["code"] == "content_blocked"
+            break
+        else:
+            assert frame["type"] in ("chat", "user_joined")
+            assert frame["data"].get("senderId") != "assistant", frame
+    assert word not in shown
+    assert not await ChatMessage.objects.filter(sender__isnull=True).aexists()
