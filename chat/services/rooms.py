@@ -1,5 +1,5 @@
-"""Writes: opening rooms, storing chat, moderation. Each write is one transaction;
-pushes are handed to `chat.events`, which sends them after commit."""
+"""Writes: opening rooms on join, creating them through the API, memberships.
+Each write is one transaction, under the room type's rules (`chat.room_types`)."""
 
 import re
 import secrets
