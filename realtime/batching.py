@@ -17,6 +17,8 @@ from typing import Generic, TypeVar
 
 from channels.db import database_sync_to_async
 
+from realtime import metrics
+
 logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
@@ -66,7 +68,9 @@ class Batcher(Generic[Item, Outcome]):
                 size = self.max_batch()
                 batch, self.queue = self.queue[:size], self.queue[size:]
                 items = [item for item, _ in batch]
+                started = metrics.clock()
                 outcomes = await self._store(store, items)
+                metrics.batch_stored(self, items, outcomes, started)
                 await self.published(items, outcomes)
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():

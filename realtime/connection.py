@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from django.conf import settings
 
-from realtime import abuse, wire
+from realtime import abuse, activity, metrics, wire
 from realtime.auth import AuthFailed, aauthenticate
 from realtime.bans import USER, BanList
 from realtime.errors import ClientError, InvalidMessage, NotAuthenticated, RateLimited
@@ -94,6 +94,8 @@ class Connection(AsyncWebsocketConsumer):
         self._pipelined: deque[asyncio.Future] | None = None
         self._user_bucket: UserBucket | None = None
         self._abuse_points = 0
+        self.opened_at = time.monotonic()
+        self.close_code: int | None = None  # the code this server closed with
 
     async def __call__(self, scope, receive, send) -> None:
         self.scope = scope
@@ -147,10 +149,12 @@ class Connection(AsyncWebsocketConsumer):
     def send_text(self, text: str) -> None:
         """Queue an encoded frame for this socket alone."""
         if self.outbox is not None:
+            metrics.sent(text)
             self.outbox.push({"type": "websocket.send", "text": text})
 
     def send_frame(self, frame: dict) -> None:
         """Queue a frame for this socket alone."""
+        metrics.error_sent(frame)
         self.send_text(wire.encode(frame))
 
     async def close_with(self, code: int) -> None:
@@ -163,6 +167,7 @@ class Connection(AsyncWebsocketConsumer):
             return
         await self.outbox.flush()
         self.outbox.closed = True
+        self.close_code = code
         try:
             await self.base_send({"type": "websocket.close", "code": code})
         except Exception:  # noqa: BLE001 - refused code, or the client is gone
@@ -223,6 +228,7 @@ class Connection(AsyncWebsocketConsumer):
         # auth_error + 4001 needs the handshake accepted first: closing before
         # accept() turns into an HTTP 403 the client cannot read.
         await self.accept()
+        activity.opened(self)
         try:
             await self._connect(info)
         except UNAVAILABLE as exc:
@@ -258,6 +264,7 @@ class Connection(AsyncWebsocketConsumer):
         return False
 
     async def refuse_auth(self, reason: str) -> None:
+        activity.auth_failed(self, reason)
         self.send_frame(wire.auth_error(reason))
         reason = "failed authentication"
         await self._charge_abuse(abuse.POINTS[reason], reason)
@@ -295,6 +302,7 @@ class Connection(AsyncWebsocketConsumer):
         for topic in self._topics:
             await self.subscribe(topic)
         self.send_frame(wire.auth_success(self.user_id, self.session_id))
+        activity.authenticated(self)
         await self.after_authenticated(last_notification_id)
 
     async def after_authenticated(self, last_notification_id: str | None) -> None:
@@ -352,6 +360,7 @@ class Connection(AsyncWebsocketConsumer):
             await self._charge_abuse(0, "close")
         except Exception:
             logger.warning("cleanup after disconnect failed", exc_info=True)
+        activity.closed(self, code)
 
     async def closing(self) -> None:
         """Called when the socket has closed, before its topics are left."""
@@ -375,6 +384,7 @@ class Connection(AsyncWebsocketConsumer):
                 return
             msg = parse_frame(text_data, bytes_data)
             ref, request_id = message_type_of(msg), request_id_of(msg)
+            metrics.received(self.messages, ref)
             self._take_token()
             spec, inbound = self.messages.validate(msg)
             if spec.needs_auth and self.user is None:

@@ -25,6 +25,7 @@ from channels.layers import get_channel_layer
 
 from django.conf import settings
 
+from realtime import metrics
 from realtime.internals import BatchingLayer
 from realtime.ordering import Sequencer
 from realtime.topics import group_name
@@ -173,6 +174,7 @@ class Hub:
         subscribers = self.topics.get(topic)
         if not subscribers:
             return
+        started = metrics.clock()
         # One ASGI message object for every socket: the frame is encoded once.
         message = {"type": "websocket.send", "text": text}
         if unless:
@@ -185,6 +187,7 @@ class Hub:
         if pending is None and (floors is None or seq is None):
             for subscriber in targets:
                 subscriber.deliver(message)
+            metrics.delivered(text, len(targets), started)
             return
         number = -1 if seq is None else seq
         for subscriber in targets:
@@ -199,6 +202,7 @@ class Hub:
                 del floors[subscriber]
             if not floors:
                 del self.floors[topic]
+        metrics.delivered(text, len(targets), started)
 
     def _deliver_numbered(self, topic: str, text: str, seq: int) -> None:
         self.deliver(topic, text, seq=seq)
@@ -238,6 +242,8 @@ class Hub:
                 )
             else:
                 self.deliver(message["topic"], message["text"], message.get("unless"))
+            if message["topic"] in self.topics:
+                metrics.arrived(message)
         elif kind == BATCH:
             for each in message["messages"]:
                 self._handle(each)  # each on its own: one bad one loses only itself
@@ -314,6 +320,7 @@ class Hub:
         self, topic: str, text: str, unless: list[str] | None
     ) -> None:
         message: dict[str, Any] = {"type": FANOUT, "topic": topic, "text": text}
+        message["at"] = metrics.stamp()
         if unless:
             message["unless"] = list(unless)
         message["origin"] = self.channel_name
@@ -329,6 +336,7 @@ class Hub:
                     "seq": seq,
                     "texts": texts,
                     "origin": self.channel_name,
+                    "at": metrics.stamp(),
                 },
             )
             for topic, seq, texts in runs
@@ -343,6 +351,7 @@ class Hub:
     def _later(self, send: Callable[[], Awaitable[None]], label: str) -> None:
         if len(self._outgoing) >= settings.WS_LAYER_BACKLOG:
             _, dropped = self._outgoing.popleft()
+            metrics.layer_failure()
             self.on_layer_failure(f"{dropped} (layer backlog full)")
         self._outgoing.append((send, label))
         if self._sender is None:
@@ -355,6 +364,7 @@ class Hub:
                 try:
                     await send()
                 except Exception:  # noqa: BLE001 - logged; the store has it
+                    metrics.layer_failure()
                     self.on_layer_failure(label)
         finally:
             self._sender = None

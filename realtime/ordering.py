@@ -26,6 +26,8 @@ from typing import Protocol
 
 from django.conf import settings
 
+from realtime import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -137,6 +139,7 @@ class Sequencer:
                 self._release(topic, order)  # holds again, then retries
             return
         order.filling = False
+        metrics.gap_filled(len(found))
         if self.orders.get(topic) is not order:
             return  # nobody here is subscribed any more
         # What the store has up to here is known: deliver it, skip the numbers

@@ -14,6 +14,8 @@ from collections import deque
 
 from django.conf import settings
 
+from realtime import metrics
+
 logger = logging.getLogger(__name__)
 
 CLOSE_BACKLOG = 1013
@@ -82,6 +84,7 @@ class Outbox:
         # send the close now (the server protocol lets a close past its flow
         # control, then drops the connection if even that cannot go out).
         logger.info("closing a socket whose client stopped reading (backlog full)")
+        metrics.slow_consumer()
         self.closed = True
         self.backlog = None
         if self.drainer is not None:

@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 
 from django.db import transaction
 
+from realtime import metrics, monitor
 from realtime.hub import Hub
 from realtime.process import runtime
 from realtime.wire import encode
@@ -38,6 +39,7 @@ async def publish_in_order(runs: list[Run], label: str) -> None:
     them at once, whatever the layer does; the others through the layer in the
     background, or from the store if the layer lost them."""
     runtime().hub.publish_in_order_soon(runs, label)
+    monitor.count_chats(runs)
 
 
 def publish_local(topic: str, frame: dict) -> None:
@@ -59,6 +61,7 @@ def _send_now(send: Callable[[Hub], Awaitable[None]], label: str) -> None:
     try:
         async_to_sync(with_hub)()
     except Exception:
+        metrics.layer_failure()
         logger.exception("channel layer unavailable; push to %s dropped", label)
 
 

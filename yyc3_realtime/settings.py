@@ -310,17 +310,23 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# plain: one readable line per record; json: one JSON object per line, with
+# the fields of a connection's events as keys (yyc3_realtime/logformat.py).
+LOG_FORMAT = env_str("LOG_FORMAT") or "plain"
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_tokens": {"()": "yyc3_realtime.logfilters.RedactTokensFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "yyc3_realtime.logformat.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["redact_tokens"],
         }
     },
@@ -463,3 +469,12 @@ ADMIN_ACTION_MAX_ROWS = env_int("ADMIN_ACTION_MAX_ROWS", 1000, 1)
 # WS_MAX_MESSAGE_BYTES, whose refusal the client reads: `error`, then 4009.
 DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = max(1024 * 1024, 4 * WS_MAX_MESSAGE_BYTES)
 DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE
+
+# --- Operations: metrics and the live monitor (realtime/metrics.py, monitor.py)
+# METRICS_ENABLED=0 switches off the per-message counting (frames, deliveries,
+# batches, fan-out latency) and the snapshots; bench/ measures its cost with it.
+# Connection counts and closes are kept either way.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+# How often each process writes its metrics snapshot for the live monitor in
+# admin (to Redis with REDIS_URL); the page refreshes as often.
+METRICS_REPORT_SECONDS = max(0.1, env_float("METRICS_REPORT_SECONDS", 2.0))

@@ -15,7 +15,7 @@ from chat.room_types import RULES, JoinedRoom, OnJoin
 from chat.slow_mode import SlowMode
 from chat.viewer_counts import ViewerCounts
 from chat.writer import ChatWriter
-from realtime import Connection, room_topic, runtime, wire
+from realtime import Connection, activity, room_topic, runtime, wire
 from realtime.inbound import Inbound
 
 # The names of a connection's assistant-reply tasks start with this and the room.
@@ -123,6 +123,7 @@ class RoomsMixin(Connection):
             except Exception:
                 del self.rooms[room_id]  # not joined: the client may try again
                 raise
+            activity.joined(self, joined.room_id, joined.room_type)
             mine, count = await runtime().presence.join(
                 selectors.room_presence_key(joined.pk), self.user_id, self.conn_id
             )
@@ -161,6 +162,7 @@ class RoomsMixin(Connection):
         """Leave a room; user_left goes out when the user's last connection left."""
         if self.rooms.pop(joined.room_id, None) is None:
             return
+        activity.left(self, joined.room_id, joined.room_type)
         await self.unsubscribe(room_topic(joined.pk))
         mine, count = await runtime().presence.leave(
             selectors.room_presence_key(joined.pk), self.user_id, self.conn_id
