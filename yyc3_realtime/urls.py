@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView, TemplateView
 
-from yyc3_realtime import views
+from yyc3_realtime import monitoring, views
 
 api_patterns = [
     path("auth/token/", views.TokenObtainView.as_view(), name="token-obtain"),
@@ -24,6 +24,12 @@ urlpatterns = [
         "favicon.ico",
         RedirectView.as_view(url="/static/favicon.ico", permanent=True),
         name="favicon",
+    ),
+    path("admin/monitor/", admin.site.admin_view(monitoring.page), name="monitor"),
+    path(
+        "admin/monitor/data/",
+        admin.site.admin_view(monitoring.data),
+        name="monitor-data",
     ),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
