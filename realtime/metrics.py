@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
 from django.conf import settings
@@ -40,12 +40,6 @@ ROOM_MEMBERS = Gauge(
 ROOMS = Gauge(
     "yyc3_rooms_with_members",
     "Rooms with at least one socket on this process (updated by the reporter)",
-)
-FRAMES_IN = Counter("yyc3_frames_in", "Client frames parsed, by type", ["type"])
-FRAMES_OUT = Counter(
-    "yyc3_frames_out",
-    "Frames handed to sockets, by type; a fan-out counts each socket",
-    ["type"],
 )
 ERRORS = Counter("yyc3_errors", "error frames sent to clients, by code", ["code"])
 CLOSES = Counter("yyc3_closes", "Closed sockets, by close code", ["code"])
@@ -126,6 +120,40 @@ class LoopHistogram:
         yield family
 
 
+class LoopCounter:
+    """A counter with one label, added to from the event loop's thread only,
+    without a lock: one dictionary update (prometheus-client's `inc` is four
+    calls and a lock). At most `MAX_LABELS` values; past them, "other"."""
+
+    MAX_LABELS = 100
+
+    def __init__(self, name: str, documentation: str, label: str) -> None:
+        self.name, self.documentation, self.label = name, documentation, label
+        self.values: dict[str, float] = {}
+        REGISTRY.register(self)
+
+    def add(self, value: str, amount: float = 1) -> None:
+        values = self.values
+        if value in values:
+            values[value] += amount
+        elif len(values) < self.MAX_LABELS:
+            values[value] = amount
+        else:
+            values["other"] = values.get("other", 0) + amount
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=[self.label])
+        for value, total in dict(self.values).items():  # a copy: the loop adds
+            family.add_metric([value], total)
+        yield family
+
+
+FRAMES_IN = LoopCounter("yyc3_frames_in", "Client frames parsed, by type", "type")
+FRAMES_OUT = LoopCounter(
+    "yyc3_frames_out",
+    "Frames handed to sockets, by type; a fan-out counts each socket",
+    "type",
+)
 FANOUT_WRITE = LoopHistogram(
     "yyc3_fanout_write_seconds",
     "One delivery's writes to this process's sockets: for a publish here, the "
@@ -141,30 +169,6 @@ FANOUT_LATENCY = LoopHistogram(
 
 clock: Callable[[], float] = time.perf_counter
 _TYPE_PREFIX = '{"type":"'
-_MAX_LABELS = 100  # per labelled counter; past it, "other"
-
-
-class Children:
-    """A labelled counter's children by label value, looked up without the
-    client library's lock (label values are few and fixed)."""
-
-    __slots__ = ("metric", "cache")
-
-    def __init__(self, metric: Counter) -> None:
-        self.metric = metric
-        self.cache: dict[str, Counter] = {}
-
-    def __getitem__(self, value: str) -> Counter:
-        child = self.cache.get(value)
-        if child is None:
-            if len(self.cache) >= _MAX_LABELS:
-                value = "other"
-            child = self.cache[value] = self.metric.labels(value)
-        return child
-
-
-_frames_in = Children(FRAMES_IN)
-_frames_out = Children(FRAMES_OUT)
 
 
 def frame_type(text: str) -> str:
@@ -185,7 +189,7 @@ def delivered(text: str, sockets: int, started: float) -> None:
     if not settings.METRICS_ENABLED:
         return
     FANOUT_WRITE.observe(clock() - started)
-    _frames_out[frame_type(text)].inc(sockets)
+    FRAMES_OUT.add(frame_type(text), sockets)
 
 
 def arrived(message: dict) -> None:
@@ -207,14 +211,14 @@ def stamp() -> float:
 def sent(text: str) -> None:
     """Called for a frame sent to one socket."""
     if settings.METRICS_ENABLED:
-        _frames_out[frame_type(text)].inc()
+        FRAMES_OUT.add(frame_type(text))
 
 
 def received(table: MessageTable, kind: str | None) -> None:
     """Called for each parsed client frame; a type the table does not know
     counts as "unknown"."""
     if settings.METRICS_ENABLED:
-        _frames_in[kind if kind in table.specs else "unknown"].inc()
+        FRAMES_IN.add(kind if kind in table.specs else "unknown")
 
 
 def error_sent(frame: dict) -> None:
