@@ -32,6 +32,8 @@ class Ctx:
     batch: int = 100  # connections opened concurrently during a ramp
     step_timeout: float = 10.0  # bound for each connect / auth / join / pong wait
     failures: Counter = field(default_factory=Counter)
+    deflate: bool = False  # offer permessage-deflate, as browsers do
+    deflated: int = 0  # connections on which the server accepted it
 
     def path(self, index: int) -> str:
         if not self.tokens:
@@ -45,7 +47,10 @@ class Ctx:
         step = "connect"
         conn = None
         try:
-            conn = await connect(self.host, self.port, self.path(index), index, t)
+            conn = await connect(
+                self.host, self.port, self.path(index), index, t, self.deflate
+            )
+            self.deflated += conn.inflater is not None
             step = "auth_success"
             await conn.expect("auth_success", timeout=t)
             step = "join answer"

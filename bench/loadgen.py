@@ -58,6 +58,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drain", type=float, default=10.0, help="max wait for stragglers")
     p.add_argument("--deadline", type=float, default=300.0, help="hard cap, seconds")
     p.add_argument("--json", help="write the result dict to this file")
+    p.add_argument(
+        "--deflate",
+        action="store_true",
+        help="offer permessage-deflate on every socket, as browsers do",
+    )
     g = p.add_argument_group("fanout / saturate")
     g.add_argument("--subs", type=int, default=200)
     g.add_argument("--rate", type=float, default=None, help="fanout 100/s, rooms 1/s")
@@ -123,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         server_pid=pid,
         batch=a.batch,
         room_prefix=a.room_prefix or f"bench-{secrets.token_hex(3)}-",
+        deflate=a.deflate,
     )
     t0 = time.monotonic()
     try:
@@ -136,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "nofile": nofile,
         "elapsed_s": round(time.monotonic() - t0, 1),
         **result,
+        "deflate_offered": a.deflate,
+        "deflate_negotiated": ctx.deflated,
         "setup_failures": dict(ctx.failures),
     }
     text = json.dumps(result, indent=1, ensure_ascii=False)

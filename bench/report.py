@@ -18,6 +18,7 @@ ROWS = [
     ("saturate", "lost", "lost deliveries", False),
     ("saturate", "server_cpu_pct", "server CPU % of its core", False),
     ("saturate", "loadgen_cpu_pct", "loadgen CPU % of its core", False),
+    ("saturate", "wire_bytes_per_delivery", "bytes read / delivery", True),
     ("fanout", "deliveries_per_s", "delivered/s while sending", True),
     ("fanout", "loss_pct", "lost % (after drain)", False),
     ("fanout", "p50_ms", "latency p50 ms", True),
@@ -42,6 +43,15 @@ ROWS = [
     ("persist-load", "p99_ms", "ack latency p99 ms", True),
     ("persist-load", "server_us_per_msg", "server CPU µs / chat", True),
     ("persist-load", "server_cpu_pct", "server CPU % of its core", False),
+    ("idle-deflate", "deflate_negotiated", "sockets with deflate agreed", False),
+    ("idle-deflate", "kib_per_conn", "server RSS KiB / connection", True),
+    ("saturate-deflate", "deflate_negotiated", "sockets with deflate agreed", False),
+    ("saturate-deflate", "deliveries_per_s", "deliveries/s", True),
+    ("saturate-deflate", "server_us_per_delivery", "server CPU µs / delivery", True),
+    ("saturate-deflate", "wire_bytes_per_delivery", "bytes read / delivery", True),
+    ("saturate-deflate", "p99_ms", "latency p99 ms", True),
+    ("saturate-deflate", "server_cpu_pct", "server CPU % of its core", False),
+    ("saturate-deflate", "loadgen_cpu_pct", "loadgen CPU % of its core", False),
 ]
 TITLES = {
     "saturate": "fan-out, 200 subscribers, closed loop (saturating)",
@@ -52,6 +62,9 @@ TITLES = {
     "(bound by commit latency)",
     "persist-load": "persist under load: 60 senders in 30 rooms, next chat on own "
     "echo (per-process capacity)",
+    "idle-deflate": "2,000 idle joined connections, permessage-deflate offered",
+    "saturate-deflate": "fan-out, 200 subscribers, saturating, permessage-deflate "
+    "offered",
 }
 PACKAGES = [
     "Django",

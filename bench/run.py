@@ -170,6 +170,16 @@ SERVERS = [
         default=False,
     ),
     Server("project", PROJECT_CMD, PROJECT_ENV, setup=project_setup),
+    # The same with METRICS_ENABLED=0: the cost of the metrics, as a ratio of the
+    # two in one run (`--only raw,project,project-nometrics`).
+    Server(
+        "project-nometrics",
+        PROJECT_CMD,
+        {**PROJECT_ENV, "METRICS_ENABLED": "0"},
+        setup=project_setup,
+        default=False,
+        scenarios=("saturate", "fanout", "rooms", "persist-load"),
+    ),
     # The same server on PostgreSQL, for the scenarios that store (skipped, with the
     # reason in RESULTS.md, when PostgreSQL is not running).
     Server(
@@ -190,6 +200,8 @@ PLANS = {
         "idle": "idle --conns 2000 --room-size 20",
         "persist": "persist --senders 20 --rooms 10 --duration 5",
         "persist-load": "persist --senders 60 --rooms 30 --duration 5",
+        "idle-deflate": "idle --conns 2000 --room-size 20 --deflate",
+        "saturate-deflate": "saturate --subs 200 --duration 10 --drain 5 --deflate",
     },
     "full": {
         "saturate": "saturate --subs 200 --duration 15 --drain 5",
@@ -198,8 +210,13 @@ PLANS = {
         "idle": "idle --conns 2000 --room-size 20",
         "persist": "persist --senders 20 --rooms 10 --duration 10",
         "persist-load": "persist --senders 60 --rooms 30 --duration 10",
+        "idle-deflate": "idle --conns 2000 --room-size 20 --deflate",
+        "saturate-deflate": "saturate --subs 200 --duration 15 --drain 5 --deflate",
     },
 }
+# Run only when named in --scenarios: clients that negotiate permessage-deflate,
+# as browsers do (every server here accepts it when asked).
+OPT_IN = ("idle-deflate", "saturate-deflate")
 MAX_USERS = 2000  # most simulated users in one scenario (idle): tokens to make
 
 
@@ -268,7 +285,11 @@ def main() -> int:
         + ")",
     )
     ap.add_argument(
-        "--scenarios", help="comma list, default all: " + ",".join(PLANS["full"])
+        "--scenarios",
+        help="comma list, default all but "
+        + ",".join(OPT_IN)
+        + ": "
+        + ",".join(s for s in PLANS["full"] if s not in OPT_IN),
     )
     ap.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     a = ap.parse_args()
@@ -281,7 +302,10 @@ def main() -> int:
         ap.error(f"unknown server(s): {', '.join(sorted(unknown))}")
     mode = "quick" if a.quick else "full"
     plan = PLANS[mode]
-    wanted = a.scenarios.split(",") if a.scenarios else list(plan)
+    if a.scenarios:
+        wanted = a.scenarios.split(",")
+    else:
+        wanted = [s for s in plan if s not in OPT_IN]
     tag, t0 = time.strftime("%Y%m%d-%H%M%S"), time.monotonic()
     results: dict[str, dict] = {}
     retries = 3  # re-runs of noisy scenarios allowed in the whole run (time bound)

@@ -93,11 +93,13 @@ async def fanout(
 
     if not saturate:
         d.measuring = True
+        rx0 = WSConn.rx_bytes
         cpu.start(loop.time())
         await pace(rate, duration, send)
         t_send_end, in_send_window = loop.time(), d.in_window
         await wait_until(lambda: d.received >= sent * n, drain, 3.0, lambda: d.last_rx)
         cpu.stop(loop.time())
+        rx = WSConn.rx_bytes - rx0
         dps = in_send_window / duration
         extra = {
             "mode": "rate",
@@ -143,10 +145,12 @@ async def fanout(
             next_msg()
         await asyncio.sleep(warmup)
         d.measuring = True
+        rx0 = WSConn.rx_bytes
         cpu.start(loop.time())
         await asyncio.sleep(duration)
         d.measuring = False
         cpu.stop(loop.time())
+        rx = WSConn.rx_bytes - rx0
         running = False
         dps = d.in_window / cpu.wall
         await wait_until(lambda: not pending, drain, 3.0, lambda: d.last_rx)
@@ -167,6 +171,9 @@ async def fanout(
         "lost": sent * n - d.received,
         "loss_pct": round(100 * (sent * n - d.received) / max(1, sent * n), 2),
         "deliveries_per_s": round(dps, 1),
+        # Bytes the sockets read per delivery (frame headers, and the other
+        # frames of the window, included): the wire size with or without deflate.
+        "wire_bytes_per_delivery": round(rx / max(1, deliveries), 1),
         **d.hist.summary(),
         **cpu.report(deliveries),
         **extra,

@@ -7,6 +7,13 @@ per message. See README.md for the measured costs.
 
 Frames from the server are unmasked; frames we send are masked (websockets' C
 `apply_mask`). Server pings are answered with pongs, close frames are echoed.
+
+With `deflate` a socket offers permessage-deflate (RFC 7692) as browsers do
+(`permessage-deflate; client_max_window_bits`). When the server accepts, frames
+with RSV1 are inflated (context takeover, the server's window) and what we send
+is compressed, so the server keeps a compressor and a decompressor per socket as
+it does for a browser. `WSConn.rx_bytes` counts the bytes read from the network
+by every socket (the wire size of what the server sent).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import base64
 import os
 import random
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 
@@ -26,17 +34,32 @@ _now = time.perf_counter_ns
 _getrandbits = random.getrandbits
 
 
-def _frame(opcode: int, payload: bytes) -> bytes:
-    """A masked client frame, FIN set."""
+def _frame(opcode: int, payload: bytes, rsv1: bool = False) -> bytes:
+    """A masked client frame, FIN set (RSV1 too for a compressed message)."""
     n = len(payload)
+    first = 0x80 | (0x40 if rsv1 else 0) | opcode
     if n < 126:
-        head = bytes((0x80 | opcode, 0x80 | n))
+        head = bytes((first, 0x80 | n))
     elif n < 65536:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+        head = bytes((first, 0x80 | 126)) + n.to_bytes(2, "big")
     else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+        head = bytes((first, 0x80 | 127)) + n.to_bytes(8, "big")
     mask = _getrandbits(32).to_bytes(4, "big")
     return head + mask + apply_mask(payload, mask)
+
+
+_TAIL = b"\x00\x00\xff\xff"  # RFC 7692: the end of a flushed deflate block
+OFFER = "permessage-deflate; client_max_window_bits"
+
+
+def _window_bits(header: str, name: str) -> int:
+    """Return a `*_max_window_bits` parameter of the accepted extension (15 when
+    absent: no limit)."""
+    for param in header.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key == name and value.strip('" '):
+            return int(value.strip('" '))
+    return 15
 
 
 _RXBUF = bytearray(1 << 16)  # one receive buffer shared by every socket (single thread)
@@ -50,12 +73,18 @@ class WSConn(asyncio.BufferedProtocol):
     scenario then swaps in its own fast handler.
     """
 
-    def __init__(self, host: str, path: str, index: int) -> None:
+    rx_bytes = 0  # every socket's bytes read (class-wide)
+
+    def __init__(self, host: str, path: str, index: int, deflate: bool = False) -> None:
         self.index = index  # simulated user number (scenario-owned meaning)
         self.host, self.path = host, path
+        self.offer_deflate = deflate
+        self.inflater = None  # zlib decompressobj once the server accepted deflate
+        self.deflater = None
         self.transport: asyncio.Transport | None = None
         self.buf = b""
         self.frag: list[bytes] | None = None  # continuation frames being assembled
+        self.frag_compressed = False
         self.open = False
         self.closed = False
         self.closing = False  # we started the close
@@ -75,9 +104,10 @@ class WSConn(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         key = base64.b64encode(os.urandom(16)).decode()
+        offer = f"Sec-WebSocket-Extensions: {OFFER}\r\n" if self.offer_deflate else ""
         req = (
             f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n{offer}"
             "Sec-WebSocket-Version: 13\r\nUser-Agent: bench-loadgen\r\n\r\n"
         )
         transport.write(req.encode())  # type: ignore[attr-defined]
@@ -99,6 +129,7 @@ class WSConn(asyncio.BufferedProtocol):
         return _RXVIEW
 
     def buffer_updated(self, nbytes: int) -> None:
+        WSConn.rx_bytes += nbytes
         self.data_received(bytes(_RXVIEW[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
@@ -116,6 +147,7 @@ class WSConn(asyncio.BufferedProtocol):
                 self.transport.close()
                 return
             self.open = True
+            self._accept_extensions(buf[:end])
             self.opened.set_result(None)
             buf = buf[end + 4 :]
         now = _now()  # one timestamp for every frame of this read
@@ -144,6 +176,8 @@ class WSConn(asyncio.BufferedProtocol):
             pos = end
             op = b0 & 0x0F
             if op == 1 and b0 & 0x80:
+                if b0 & 0x40:  # RSV1: a compressed message
+                    payload = self.inflater.decompress(payload + _TAIL)
                 on_text(self, payload, now)
             else:
                 self._control(b0, op, payload, now)
@@ -162,17 +196,38 @@ class WSConn(asyncio.BufferedProtocol):
                 self.transport.close()
         elif op == 1:  # first fragment of a text message
             self.frag = [payload]
+            self.frag_compressed = bool(b0 & 0x40)
         elif op == 0 and self.frag is not None:
             self.frag.append(payload)
             if b0 & 0x80:
                 whole, self.frag = b"".join(self.frag), None
+                if self.frag_compressed:
+                    whole = self.inflater.decompress(whole + _TAIL)
                 self.on_text(self, whole, now)
+
+    def _accept_extensions(self, head: bytes) -> None:
+        """Set up permessage-deflate if the server's 101 accepted it."""
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "sec-websocket-extensions" and (
+                value.strip().startswith("permessage-deflate")
+            ):
+                server_bits = _window_bits(value, "server_max_window_bits")
+                client_bits = _window_bits(value, "client_max_window_bits")
+                self.inflater = zlib.decompressobj(wbits=-server_bits)
+                self.deflater = zlib.compressobj(wbits=-max(9, client_bits))
 
     # -- sending ----------------------------------------------------------------------
     def send(self, payload: bytes) -> None:
-        """Send one text frame (payload is UTF-8 JSON bytes)."""
-        if not self.closed:
+        """Send one text frame (payload is UTF-8 JSON bytes), compressed when
+        permessage-deflate was agreed."""
+        if self.closed:
+            return
+        if self.deflater is None:
             self.transport.write(_frame(1, payload))
+            return
+        data = self.deflater.compress(payload) + self.deflater.flush(zlib.Z_SYNC_FLUSH)
+        self.transport.write(_frame(1, data[:-4], rsv1=True))
 
     def send_json(self, obj: object) -> None:
         self.send(orjson.dumps(obj))
@@ -226,13 +281,18 @@ class WSConn(asyncio.BufferedProtocol):
 
 
 async def connect(
-    host: str, port: int, path: str, index: int, timeout: float = 10.0
+    host: str,
+    port: int,
+    path: str,
+    index: int,
+    timeout: float = 10.0,
+    deflate: bool = False,
 ) -> WSConn:
     """Open the TCP socket and finish the WebSocket handshake (bounded)."""
     loop = asyncio.get_running_loop()
     _, conn = await asyncio.wait_for(
         loop.create_connection(
-            lambda: WSConn(f"{host}:{port}", path, index), host, port
+            lambda: WSConn(f"{host}:{port}", path, index, deflate), host, port
         ),
         timeout,
     )

@@ -69,8 +69,10 @@ async def handler(ws: ServerConnection) -> None:
 
 
 async def main(host: str, port: int) -> None:
+    # permessage-deflate as websockets offers it by default (the same window and
+    # memLevel as uvicorn's): agreed only with a client that asks (`--deflate`).
     async with serve(
-        handler, host, port, max_size=2**16, compression=None, backlog=1024
+        handler, host, port, max_size=2**16, compression="deflate", backlog=1024
     ) as s:
         await s.serve_forever()
 
