@@ -70,6 +70,10 @@ class LocalSnapshots:
 
     def put(self, process: str, snapshot: dict) -> None:
         self.entries[process] = snapshot
+        gone = snapshot["at"] - 60  # runtimes that ended without stopping (tests)
+        for other, old in list(self.entries.items()):
+            if old["at"] < gone:
+                del self.entries[other]
 
     def drop(self, process: str) -> None:
         self.entries.pop(process, None)

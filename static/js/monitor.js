@@ -185,6 +185,7 @@
   // Table rows; cells from index `numeric` on are figures (right-aligned).
   function rows(id, list, numeric) {
     const body = document.getElementById(id);
+    if (!list.length) list = [['none']];
     body.replaceChildren(
       ...list.map((cells) => {
         const tr = document.createElement('tr');
