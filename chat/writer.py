@@ -22,6 +22,9 @@ class ChatWriter(Batcher[ChatDraft, Outcome]):
     def max_batch(self) -> int:
         return settings.CHAT_WRITE_BATCH_MAX
 
+    def linger(self) -> float:
+        return settings.CHAT_WRITE_LINGER_MS / 1000
+
     def store(self, items: list[ChatDraft]) -> list:
         return services.messages_create_safely(items)
 

@@ -36,6 +36,11 @@ class Batcher(Generic[Item, Outcome]):
         """Return the largest number of items stored in one batch."""
         return 100
 
+    def linger(self) -> float:
+        """Return how long (seconds) the first item of an idle writer waits for
+        company before its batch is stored; 0 stores it at once."""
+        return 0.0
+
     def store(self, items: list[Item]) -> list[Outcome | Exception]:
         """Store a batch (in the database thread); return one outcome per item,
         an exception instance for each item refused."""
@@ -64,6 +69,9 @@ class Batcher(Generic[Item, Outcome]):
     async def _run(self) -> None:
         store = database_sync_to_async(self.store)
         try:
+            linger = self.linger()
+            if linger > 0 and len(self.queue) < self.max_batch():
+                await asyncio.sleep(linger)
             while self.queue:
                 size = self.max_batch()
                 batch, self.queue = self.queue[:size], self.queue[size:]

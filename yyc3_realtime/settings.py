@@ -369,6 +369,9 @@ LIVE_STREAM_PRESENCE_INTERVAL = env_float("LIVE_STREAM_PRESENCE_INTERVAL", 1.0)
 
 # Most chats stored in one transaction by a process's writer (group commit).
 CHAT_WRITE_BATCH_MAX = env_int("CHAT_WRITE_BATCH_MAX", 200, 1)
+# How long a chat that finds the writer idle waits for others to share its
+# transaction and layer message (group commit delay, as PostgreSQL's commit_delay).
+CHAT_WRITE_LINGER_MS = env_float("CHAT_WRITE_LINGER_MS", 5.0)
 
 # --- Chat content and the assistant --------------------------------------------
 CHAT_BLOCKED_WORDS = [w.lower() for w in env_list("CHAT_BLOCKED_WORDS", "")]

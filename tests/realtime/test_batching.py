@@ -52,3 +52,32 @@ async def test_what_queues_during_a_batch_goes_in_the_next():
     assert await first == "ok:a"
     assert await asyncio.gather(*later) == ["ok:b", "ok:c"]
     assert len(batcher.batches) <= 2
+
+
+class Lingers(Refuses):
+    """Waits 50 ms for company when the writer was idle."""
+
+    def linger(self):
+        return 0.05
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_idle_writer_lingers_so_items_a_moment_apart_share_a_batch():
+    """At low load every chat would be its own transaction and layer message;
+    the linger lets chats arriving a moment apart share them."""
+    batcher = Lingers()
+    first = batcher.submit("a")
+    await asyncio.sleep(0.01)  # after "a", well inside the linger
+    second = batcher.submit("b")
+    assert await asyncio.gather(first, second) == ["ok:a", "ok:b"]
+    assert batcher.batches == [["a", "b"]]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_without_a_linger_an_item_alone_is_stored_at_once():
+    batcher = Refuses()
+    first = batcher.submit("a")
+    await asyncio.sleep(0.01)
+    second = batcher.submit("b")
+    assert await asyncio.gather(first, second) == ["ok:a", "ok:b"]
+    assert batcher.batches == [["a"], ["b"]]
