@@ -1,12 +1,13 @@
 """Framework internals the runtime relies on, declared and checked once at startup.
 
 Two modules reach past public APIs for speed: `realtime.wsprotocol` (uvicorn's
-websockets-sansio protocol, for memory per socket and read-ahead) and
-`realtime.layers` (channels-redis's pub/sub layer, for `group_send_batch`). What
-each uses is declared here as a `Protocol`, and `check_uvicorn` /
-`check_channels_redis` verify it against the installed package when that module
-is first used, failing with an error that names the pinned version instead of
-an AttributeError in the middle of a socket's life. requirements.txt pins both.
+websockets-sansio protocol and the websockets parser under it, for memory per
+socket and read-ahead) and `realtime.layers` (channels-redis's pub/sub layer,
+for `group_send_batch`). What each uses is declared here as a `Protocol`, and
+`check_uvicorn` / `check_websockets` / `check_channels_redis` verify it against
+the installed package when that module is first used, failing with an error
+that names the pinned version instead of an AttributeError in the middle of a
+socket's life. requirements.txt pins all three.
 """
 
 import asyncio
@@ -17,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from django.core.exceptions import ImproperlyConfigured
 
-PINNED = {"uvicorn": "0.54.0", "channels-redis": "4.3.0"}
+PINNED = {"uvicorn": "0.54.0", "channels-redis": "4.3.0", "websockets": "17.4"}
 
 
 class UvicornWebSocketProtocol(Protocol):
@@ -46,6 +47,27 @@ class UvicornWebSocketProtocol(Protocol):
     async def send(self, message: Any) -> None: ...
 
     def handle_parser_exception(self) -> None: ...
+
+
+class WebsocketsStreamReader(Protocol):
+    """What realtime.wsprotocol reads on websockets' `StreamReader`."""
+
+    buffer: bytearray
+
+    def at_eof(self) -> Any: ...
+
+
+class WebsocketsProtocol(Protocol):
+    """What realtime.wsprotocol reads or replaces on websockets' sans-I/O
+    `Protocol` (uvicorn's `self.conn` is its `ServerProtocol`): the frame parser,
+    a generator that `ServerProtocol.parse` starts with the handshake's Request
+    in a local variable for the socket's whole life."""
+
+    parser: Any  # the running parse() generator
+    reader: WebsocketsStreamReader
+    events: list
+
+    def parse(self) -> Any: ...
 
 
 class UvicornH11Protocol(Protocol):
@@ -148,6 +170,17 @@ def check_uvicorn() -> None:
         UvicornWebSocketProtocol,
         "realtime.wsprotocol",
     )
+
+
+def check_websockets() -> None:
+    """Raise ImproperlyConfigured unless websockets has what realtime.wsprotocol
+    uses of its sans-I/O protocol."""
+    from websockets.protocol import Protocol as SansIOProtocol
+    from websockets.streams import StreamReader
+
+    user = "realtime.wsprotocol"
+    _require("websockets", SansIOProtocol, WebsocketsProtocol, user)
+    _require("websockets", StreamReader, WebsocketsStreamReader, user)
 
 
 def check_uvicorn_http() -> None:

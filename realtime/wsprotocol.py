@@ -7,7 +7,10 @@ uvicorn keeps some state for a socket's whole life that it needs only for a
 moment; this class drops or slims it (docs/architecture.md has what each costs):
 
 - the handshake's Request and Response, headers included: kept in
-  `self.request` / `self.response` after the 101 went out; dropped here.
+  `self.request` / `self.response` after the 101 went out; dropped here. The
+  Request is also a local variable of websockets' frame parser (a generator that
+  lives as long as the socket): once the handshake is over, the parser is
+  restarted without it (`restart_parser`).
 - the ASGI scope (headers, the query string with its token): uvicorn reads it
   only to log the handshake, and the application keeps its own copy of what it
   needs (`realtime.entry.SocketEntry`), so it is emptied once the handshake is
@@ -41,16 +44,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
     WebSocketsSansIOProtocol,
 )
+from websockets.protocol import Protocol as SansIOProtocol
 
 from django.conf import settings
 
-from realtime.internals import check_uvicorn
+from realtime.internals import check_uvicorn, check_websockets
 
 check_uvicorn()
+check_websockets()
 
 logger = logging.getLogger(__name__)
 
@@ -225,4 +231,17 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.request = None  # type: ignore[assignment]
         self.response = None  # type: ignore[assignment]
         self.scope.clear()  # type: ignore[attr-defined]
+        restart_parser(self.conn)
         super().start_keepalive()
+
+
+def restart_parser(conn: SansIOProtocol) -> None:
+    """Replace the handshake's frame parser of `conn` with a fresh one if it waits
+    between frames with nothing buffered: the same loop, without the Request."""
+    waiting: Any = conn.parser
+    while waiting is not None and waiting.gi_yieldfrom is not None:
+        waiting = waiting.gi_yieldfrom
+    at_boundary = waiting is not None and waiting.gi_code.co_name == "at_eof"
+    if at_boundary and not conn.reader.buffer and not conn.events:
+        conn.parser = SansIOProtocol.parse(conn)
+        next(conn.parser)
