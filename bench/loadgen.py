@@ -5,6 +5,7 @@
     python bench/loadgen.py rooms    --port 8000 [--rooms 100 --members 5 --rate 1]
     python bench/loadgen.py idle     --port 8000 [--conns 2000]
     python bench/loadgen.py persist  --port 8000 [--senders 20 --rooms 10]
+    python bench/loadgen.py joins    --port 8000 [--conns 2000 --room-size 20]
 
 Common: --server-pid PID (default: the process listening on --port), --tokens FILE (one
 JWT per line, user i uses line i mod N), --json OUT (write the result), --deadline S.
@@ -43,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     p.add_argument(
-        "scenario", choices=["fanout", "saturate", "rooms", "idle", "persist"]
+        "scenario", choices=["fanout", "saturate", "rooms", "idle", "persist", "joins"]
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -107,6 +108,8 @@ async def run(a: argparse.Namespace, ctx: Ctx) -> dict:
         return await sessions.idle(
             ctx, conns=a.conns, room_size=a.room_size, hold=a.hold
         )
+    if a.scenario == "joins":
+        return await scenarios.joins(ctx, conns=a.conns, room_size=a.room_size)
     return await sessions.persist(
         ctx, senders=a.senders, rooms=a.rooms or 10, duration=a.duration
     )

@@ -43,6 +43,13 @@ ROWS = [
     ("persist-load", "p99_ms", "ack latency p99 ms", True),
     ("persist-load", "server_us_per_msg", "server CPU µs / chat", True),
     ("persist-load", "server_cpu_pct", "server CPU % of its core", False),
+    ("joins", "wall_s", "wall s, first connect to last room_state", True),
+    ("joins", "joins_per_s", "joins/s", True),
+    ("joins", "server_us_per_join", "server CPU µs / join", True),
+    ("joins", "server_cpu_ms", "server CPU ms total", True),
+    ("joins", "p50_ms", "join latency p50 ms", True),
+    ("joins", "p99_ms", "join latency p99 ms", True),
+    ("joins", "failed", "failed joins", False),
     ("idle-deflate", "deflate_negotiated", "sockets with deflate agreed", False),
     ("idle-deflate", "kib_per_conn", "server RSS KiB / connection", True),
     ("saturate-deflate", "deflate_negotiated", "sockets with deflate agreed", False),
@@ -62,6 +69,7 @@ TITLES = {
     "(bound by commit latency)",
     "persist-load": "persist under load: 60 senders in 30 rooms, next chat on own "
     "echo (per-process capacity)",
+    "joins": "2,000 connect + auth + join (room_state), all at once, rooms of 20",
     "idle-deflate": "2,000 idle joined connections, permessage-deflate offered",
     "saturate-deflate": "fan-out, 200 subscribers, saturating, permessage-deflate "
     "offered",

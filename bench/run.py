@@ -187,7 +187,7 @@ SERVERS = [
         PROJECT_CMD,
         {**PROJECT_ENV, "DATABASE_URL": PG_BENCH_URL},
         setup=lambda server, plan: pg_bench_database() or project_setup(server, plan),
-        scenarios=("persist", "persist-load"),
+        scenarios=("persist", "persist-load", "joins"),
     ),
 ]
 
@@ -200,6 +200,7 @@ PLANS = {
         "idle": "idle --conns 2000 --room-size 20",
         "persist": "persist --senders 20 --rooms 10 --duration 5",
         "persist-load": "persist --senders 60 --rooms 30 --duration 5",
+        "joins": "joins --conns 2000 --room-size 20",
         "idle-deflate": "idle --conns 2000 --room-size 20 --deflate",
         "saturate-deflate": "saturate --subs 200 --duration 10 --drain 5 --deflate",
     },
@@ -210,6 +211,7 @@ PLANS = {
         "idle": "idle --conns 2000 --room-size 20",
         "persist": "persist --senders 20 --rooms 10 --duration 10",
         "persist-load": "persist --senders 60 --rooms 30 --duration 10",
+        "joins": "joins --conns 2000 --room-size 20",
         "idle-deflate": "idle --conns 2000 --room-size 20 --deflate",
         "saturate-deflate": "saturate --subs 200 --duration 15 --drain 5 --deflate",
     },

@@ -10,6 +10,7 @@ import asyncio
 import random
 
 from lgcore import (
+    ROOM_TYPE,
     Ctx,
     FrameLog,
     chat_frame,
@@ -20,7 +21,7 @@ from lgcore import (
     wait_until,
 )
 from metrics import CpuWindow, Histogram
-from wsclient import WSConn
+from wsclient import WSConn, connect
 
 
 class Deliveries:
@@ -231,5 +232,64 @@ async def rooms(
         **d.hist.summary(),
         **cpu.report(d.received),
         **d.log.report(),
+        **closes,
+    }
+
+
+# -- joins: connect + auth + join, everyone at once (a restart) ----------------------
+async def joins(ctx: Ctx, conns=2000, room_size=20, inflight=None) -> dict:
+    """`conns` users connect, authenticate and join (rooms of `room_size`) all at once,
+    as after a server restart, at most `inflight` (default: the batch) handshakes in
+    flight. One join = TCP connect to its `room_state`. Wall time is first connect to
+    last room_state; CPU is the server's over that window."""
+    inflight = inflight or ctx.batch
+    warm = await ctx.open_members([(conns, f"{ctx.room_prefix}joins-warmup")])
+    close_all(warm)
+    await asyncio.sleep(0.5)
+    loop = asyncio.get_running_loop()
+    hist = Histogram()
+    gate = asyncio.Semaphore(inflight)
+    opened: list[WSConn] = []
+    t = ctx.step_timeout
+
+    async def one(index: int, room: str) -> None:
+        async with gate:
+            t0, step, conn = now_ns(), "connect", None
+            try:
+                conn = await connect(ctx.host, ctx.port, ctx.path(index), index, t)
+                step = "auth_success"
+                await conn.expect("auth_success", timeout=t)
+                step = "room_state"
+                join = {
+                    "type": "join_room",
+                    "data": {"roomId": room, "roomType": ROOM_TYPE},
+                }
+                await conn.expect("room_state", timeout=t, send=join)
+            except (TimeoutError, OSError, RuntimeError) as e:
+                if conn is not None:
+                    conn.close()
+                ctx.failures[f"{step}: {type(e).__name__} {str(e)[:150]}"] += 1
+                return
+            hist.add_us((now_ns() - t0) // 1000)
+            opened.append(conn)
+
+    cpu = CpuWindow(ctx.server_pid)
+    cpu.start(loop.time())
+    await asyncio.gather(
+        *(one(i, f"{ctx.room_prefix}joins-{i // room_size}") for i in range(conns))
+    )
+    cpu.stop(loop.time())
+    closes = close_all(opened)
+    n = len(opened)
+    return {
+        "requested": conns,
+        "joined": n,
+        "failed": conns - n,
+        "inflight": inflight,
+        "wall_s": round(cpu.wall, 3),
+        "joins_per_s": round(n / cpu.wall, 1) if cpu.wall else None,
+        "server_cpu_ms": round(1000 * cpu.server, 1) if ctx.server_pid else None,
+        **hist.summary(),
+        **cpu.report(n, per="join"),
         **closes,
     }

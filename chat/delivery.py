@@ -8,6 +8,7 @@ of truth for what a socket should have received (`realtime.ordering`).
 from channels.db import database_sync_to_async
 
 from django.conf import settings
+from django.db import connection
 
 from chat import frames, selectors
 from chat.models import ChatMessage, Room, parse_message_id
@@ -18,8 +19,17 @@ ROOM_PREFIX = "room."
 
 
 def room_heads(*, room_pks: list[int]) -> dict[int, int]:
-    """Return each room's newest sequence number, in one query."""
-    return dict(Room.objects.filter(pk__in=room_pks).values_list("pk", "last_seq"))
+    """Return each room's newest sequence number, in one hand-written query
+    (every join reads one; the ORM spent more compiling it than running it)."""
+    if not room_pks:
+        return {}
+    marks = ", ".join(["%s"] * len(room_pks))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, last_seq FROM {Room._meta.db_table} WHERE id IN ({marks})",
+            [int(pk) for pk in room_pks],
+        )
+        return dict(cursor.fetchall())
 
 
 def chats_between(*, room_pk: int, after: int, upto: int, limit: int) -> list:

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
 from chat.exceptions import InvalidMessage, RoomNotFound
@@ -152,13 +152,23 @@ def sanctions_active(now: datetime | None = None) -> QuerySet[Sanction]:
 
 
 def site_ban_of(*, user_pk: int) -> Sanction | None:
-    """Return the site-wide ban in force on a user, if any (the latest to end)."""
-    return (
-        sanctions_active()
-        .filter(user_id=user_pk, room__isnull=True, kind=Sanction.Kind.BAN)
-        .order_by(F("ends_at").desc(nulls_first=True))
-        .first()
+    """Return the site-wide ban in force on a user, if any (the latest to end).
+    One hand-written query: every connect runs it, and compiling the ORM
+    query cost more than running it."""
+    found = list(
+        Sanction.objects.raw(
+            f"SELECT * FROM {Sanction._meta.db_table} WHERE user_id = %s"
+            " AND room_id IS NULL AND kind = %s"
+            " AND (ends_at IS NULL OR ends_at > %s)"
+            " ORDER BY ends_at IS NULL DESC, ends_at DESC LIMIT 1",
+            [
+                user_pk,
+                Sanction.Kind.BAN.value,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+            ],
+        )
     )
+    return found[0] if found else None
 
 
 def assistant_prompt_times(*, user, window: timedelta, limit: int) -> list[datetime]:

@@ -8,12 +8,11 @@ The connection is already subscribed to its user topic, so a notification
 committed during the catch-up is pushed live too: clients de-duplicate by `id`.
 """
 
-from channels.db import database_sync_to_async
-
 from django.conf import settings
 
 from notifications import frames, selectors
 from realtime import Connection
+from realtime.reads import db_call
 
 
 def connect_frames(*, user, last_notification_id: str | None) -> list[dict]:
@@ -36,7 +35,7 @@ def connect_frames(*, user, last_notification_id: str | None) -> list[dict]:
 async def on_authenticated(conn: Connection, last_notification_id: str | None) -> None:
     """Called right after a connection's auth_success (a `realtime.registry` hook):
     catch-up or summary."""
-    for frame in await database_sync_to_async(connect_frames)(
-        user=conn.user, last_notification_id=last_notification_id
+    for frame in await db_call(
+        connect_frames, user=conn.user, last_notification_id=last_notification_id
     ):
         conn.send_frame(frame)

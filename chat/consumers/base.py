@@ -6,12 +6,11 @@ Authentication, limits, parsing, error frames and sending are the runtime's
 `chat.consumers.rooms`.
 """
 
-from channels.db import database_sync_to_async
-
 from chat import protocol, selectors
 from chat.consumers.rooms import RoomsMixin
 from realtime import wire
 from realtime.connection import CLOSE_KICKED, Connection
+from realtime.reads import db_call
 
 
 class BaseConsumer(RoomsMixin):
@@ -31,7 +30,7 @@ async def refuse_site_banned(
 ) -> None:
     """On authentication (a runtime hook): a user banned site-wide gets
     `forbidden` (with `until`, null when permanent) and close 4003."""
-    ban = await database_sync_to_async(selectors.site_ban_of)(user_pk=conn.user.pk)
+    ban = await db_call(selectors.site_ban_of, user_pk=conn.user.pk)
     if ban is None:
         return
     until = wire.iso(ban.ends_at) if ban.ends_at else None

@@ -17,6 +17,7 @@ from chat.viewer_counts import ViewerCounts
 from chat.writer import ChatWriter
 from realtime import Connection, activity, room_topic, runtime, wire
 from realtime.inbound import Inbound
+from realtime.reads import db_call
 
 # The names of a connection's assistant-reply tasks start with this and the room.
 ASSISTANT_TASK = "ai-reply"
@@ -102,8 +103,8 @@ class RoomsMixin(Connection):
         if joined is None:
             if len(self.rooms) >= settings.WS_MAX_ROOMS_PER_CONNECTION:
                 raise Forbidden("joined too many rooms on this connection")
-            room = await database_sync_to_async(_open_room)(
-                room_id=room_id, room_type=room_type, user=self.user
+            room = await db_call(
+                _open_room, room_id=room_id, room_type=room_type, user=self.user
             )
             runtime().state(SlowMode).remember_room(room)
             joined = JoinedRoom(
@@ -133,9 +134,9 @@ class RoomsMixin(Connection):
             count = await selectors.room_online_count(room_pk=joined.pk)
         upto = None
         try:
-            recent, missed, has_more, upto = await database_sync_to_async(
-                delivery.join_snapshot
-            )(joined=joined, last_message_id=last_message_id)
+            recent, missed, has_more, upto = await db_call(
+                delivery.join_snapshot, joined=joined, last_message_id=last_message_id
+            )
             room = {
                 "roomId": room_id,
                 "roomType": joined.room_type,
