@@ -4,11 +4,14 @@ sender every own chat, and every chat is stored and in history.
 A staff member's chat (never sampled) is the sentinel: a viewer's chats before it
 are all the viewer got of the burst."""
 
+import orjson
 import pytest
 from asgiref.sync import sync_to_async
 
 from chat import services
 from chat.models import ChatMessage, Room, RoomType
+from realtime import hub
+from realtime.topics import room_topic, user_topic
 from tests import ws
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -107,3 +110,32 @@ async def test_a_rate_set_in_admin_applies_to_open_sockets_at_once(
     assert await set_rate(room=room, rate=0)
     _, viewer, sent = await burst(route, sockets, "c")
     assert viewer == [*sent, "c-end"]
+
+
+def chat_text(seq: int, message: str) -> str:
+    return orjson.dumps(
+        {"type": "chat", "data": {"id": f"{seq:012d}-{seq}", "message": message}}
+    ).decode()
+
+
+async def test_chats_published_by_another_process_are_sampled_there_too(
+    route, no_slow_mode, alice, bob
+):
+    room = await Room.objects.acreate(
+        room_id=LIVE, room_type=RoomType.LIVE_STREAM, danmaku_rate=1
+    )
+    a, _ = await route.open(alice, "live_stream", LIVE)
+    b, _ = await route.open(bob, "live_stream", LIVE)
+    other = hub.Hub()  # another server process: reaches this one through the layer
+    await other.start()
+    try:
+        topic, sent = room_topic(room.pk), [f"x{i}" for i in range(BURST)]
+        texts = [chat_text(i + 1, m) for i, m in enumerate(sent)]
+        await other.publish_in_order(
+            [(topic, 1, texts), (topic, BURST + 1, [chat_text(BURST + 1, "end")])],
+            senders=[[user_topic(alice.pk)] * BURST, [None]],
+        )
+        assert await chats_until(a, "end") == [*sent, "end"]
+        assert len(await chats_until(b, "end")) < BURST + 1
+    finally:
+        await other.stop()
