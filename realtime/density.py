@@ -3,9 +3,12 @@
 A topic with a rate (`set_rate`, frames per second; 0: off) hands at most that
 many numbered frames a second to its sockets on this process; the rest go to
 their sender's own sockets only (the `only` topic the frame was published with).
-The sample is chosen per one-second window, fair across senders: a sender gets at
-most `ceil(rate / senders)` frames of a window, `senders` being how many sent in
-the previous window (or so far in this one, if more). Frames published without a
+The sample is spread evenly: a frame is kept only if `1 / rate` s have passed
+since the last one kept (each kept frame is a burst of one write per socket;
+two back to back would queue behind each other), and fair across senders: a
+sender gets at most `ceil(rate / senders)` frames of a one-second window,
+`senders` being how many sent in the previous window (or so far in this one, if
+more). Frames published without a
 sender (the assistant's) are always delivered; so are those of a topic's exempt
 senders (its host, staff), which count towards the rate.
 
@@ -20,7 +23,15 @@ import time
 class Window:
     """One topic's rate and the current one-second window."""
 
-    __slots__ = ("rate", "second", "total", "per_sender", "senders_before", "exempt")
+    __slots__ = (
+        "rate",
+        "second",
+        "total",
+        "per_sender",
+        "senders_before",
+        "exempt",
+        "kept_at",
+    )
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
@@ -29,6 +40,7 @@ class Window:
         self.per_sender: dict[str, int] = {}
         self.senders_before = 1
         self.exempt: set[str] = set()
+        self.kept_at = -math.inf  # when the last frame was kept (monotonic)
 
 
 class Density:
@@ -62,7 +74,8 @@ class Density:
         window = self.windows.get(topic)
         if window is None or window.rate <= 0:
             return True
-        second = int(time.monotonic())
+        now = time.monotonic()
+        second = int(now)
         if second != window.second:
             if window.second >= 0:
                 window.senders_before = max(1, len(window.per_sender))
@@ -72,13 +85,15 @@ class Density:
         window.per_sender[sender] = sent + 1
         if sender in window.exempt:
             window.total += 1
+            window.kept_at = now
             return True
-        if window.total >= window.rate:
+        if window.total >= window.rate or now - window.kept_at < 1 / window.rate:
             return False
         senders = max(window.senders_before, len(window.per_sender))
         if sent >= math.ceil(window.rate / senders):
             return False
         window.total += 1
+        window.kept_at = now
         return True
 
     def forget(self, topic: str) -> None:
