@@ -81,19 +81,20 @@ class Density:
                 window.senders_before = max(1, len(window.per_sender))
             window.second, window.total = second, 0
             window.per_sender = {}
-        sent = window.per_sender.get(sender, 0)
-        window.per_sender[sender] = sent + 1
+        kept = window.per_sender.setdefault(sender, 0)  # a key: it sent
         if sender in window.exempt:
             window.total += 1
             window.kept_at = now
+            window.per_sender[sender] = kept + 1
             return True
         if window.total >= window.rate or now - window.kept_at < 1 / window.rate:
             return False
         senders = max(window.senders_before, len(window.per_sender))
-        if sent >= math.ceil(window.rate / senders):
+        if kept >= math.ceil(window.rate / senders):
             return False
         window.total += 1
         window.kept_at = now
+        window.per_sender[sender] = kept + 1
         return True
 
     def forget(self, topic: str) -> None:
