@@ -6,6 +6,7 @@
     python bench/loadgen.py idle     --port 8000 [--conns 2000]
     python bench/loadgen.py persist  --port 8000 [--senders 20 --rooms 10]
     python bench/loadgen.py joins    --port 8000 [--conns 2000 --room-size 20]
+    python bench/loadgen.py live     --port 8000 [--viewers 5000 --rate 20]
 
 Common: --server-pid PID (default: the process listening on --port), --tokens FILE (one
 JWT per line, user i uses line i mod N), --json OUT (write the result), --deadline S.
@@ -44,7 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     p.add_argument(
-        "scenario", choices=["fanout", "saturate", "rooms", "idle", "persist", "joins"]
+        "scenario",
+        choices=["fanout", "saturate", "rooms", "idle", "persist", "joins", "live"],
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -80,6 +82,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--conns", type=int, default=2000)
     g.add_argument("--room-size", type=int, default=20, help="idle: members per room")
     g.add_argument("--hold", type=float, default=2.0, help="idle: settle before RSS")
+    g = p.add_argument_group("live")
+    g.add_argument("--viewers", type=int, default=5000, help="in one live room")
+    g.add_argument(
+        "--live-senders", type=int, default=5, help="viewers sending (rate in total)"
+    )
+    g.add_argument(
+        "--sample-rate",
+        type=float,
+        default=0.0,
+        help="the room's danmaku rate the server samples above (0: every chat)",
+    )
     return p.parse_args(argv)
 
 
@@ -103,6 +116,16 @@ async def run(a: argparse.Namespace, ctx: Ctx) -> dict:
             rate=a.rate or 1.0,
             duration=a.duration,
             drain=a.drain,
+        )
+    if a.scenario == "live":
+        return await scenarios.live(
+            ctx,
+            viewers=a.viewers,
+            senders=a.live_senders,
+            rate=a.rate or 20.0,
+            duration=a.duration,
+            drain=a.drain,
+            sample_rate=a.sample_rate,
         )
     if a.scenario == "idle":
         return await sessions.idle(

@@ -59,6 +59,18 @@ ROWS = [
     ("saturate-deflate", "p99_ms", "latency p99 ms", True),
     ("saturate-deflate", "server_cpu_pct", "server CPU % of its core", False),
     ("saturate-deflate", "loadgen_cpu_pct", "loadgen CPU % of its core", False),
+    ("live", "offered_per_s", "deliveries/s offered", False),
+    ("live", "deliveries_per_s", "delivered/s while sending", True),
+    ("live", "per_viewer_per_s", "chats/s each viewer got", False),
+    ("live", "sampled_out", "chats sampled out by policy", False),
+    ("live", "lost", "lost deliveries (after drain)", False),
+    ("live", "echo_missing", "own echoes missing", False),
+    ("live", "p50_ms", "latency p50 ms", True),
+    ("live", "p99_ms", "latency p99 ms", True),
+    ("live", "max_ms", "latency max ms", True),
+    ("live", "server_us_per_delivery", "server CPU µs / delivery", True),
+    ("live", "server_cpu_pct", "server CPU % of its core", False),
+    ("live", "loadgen_cpu_pct", "loadgen CPU % of its core", False),
 ]
 TITLES = {
     "saturate": "fan-out, 200 subscribers, closed loop (saturating)",
@@ -73,6 +85,8 @@ TITLES = {
     "idle-deflate": "2,000 idle joined connections, permessage-deflate offered",
     "saturate-deflate": "fan-out, 200 subscribers, saturating, permessage-deflate "
     "offered",
+    "live": "live room: 5,000 viewers, 5 of them send 20 danmaku/s in total "
+    "(100k deliveries/s offered)",
 }
 PACKAGES = [
     "Django",

@@ -67,6 +67,7 @@ class Server:
     room_prefix: str | None = None  # None: random per scenario
     tokens: Path | None = None
     scenarios: tuple[str, ...] | None = None  # None: every scenario of the run
+    loadgen_args: tuple[str, ...] = ()  # appended to every scenario's arguments
 
 
 def fmt(s: str, **kw: str) -> str:
@@ -74,6 +75,8 @@ def fmt(s: str, **kw: str) -> str:
 
 
 PG_BENCH_URL = "postgres://postgres@127.0.0.1:5432/yyc3_bench"
+# project-sampled's per-room danmaku rate: half of what the live scenario offers.
+LIVE_SAMPLE_RATE = 10
 
 
 def pg_bench_database() -> str | None:
@@ -180,6 +183,17 @@ SERVERS = [
         default=False,
         scenarios=("saturate", "fanout", "rooms", "persist-load"),
     ),
+    # The same with the live-room density policy on (LIVE_DANMAKU_RATE, the
+    # site-wide default of a room's danmaku rate): viewers get a sample above it.
+    Server(
+        "project-sampled",
+        PROJECT_CMD,
+        {**PROJECT_ENV, "LIVE_DANMAKU_RATE": str(LIVE_SAMPLE_RATE)},
+        setup=project_setup,
+        default=False,
+        scenarios=("live",),
+        loadgen_args=("--sample-rate", str(LIVE_SAMPLE_RATE)),
+    ),
     # The same server on PostgreSQL, for the scenarios that store (skipped, with the
     # reason in RESULTS.md, when PostgreSQL is not running).
     Server(
@@ -203,6 +217,7 @@ PLANS = {
         "joins": "joins --conns 2000 --room-size 20",
         "idle-deflate": "idle --conns 2000 --room-size 20 --deflate",
         "saturate-deflate": "saturate --subs 200 --duration 10 --drain 5 --deflate",
+        "live": "live --viewers 5000 --rate 20 --duration 10 --drain 10",
     },
     "full": {
         "saturate": "saturate --subs 200 --duration 15 --drain 5",
@@ -214,12 +229,13 @@ PLANS = {
         "joins": "joins --conns 2000 --room-size 20",
         "idle-deflate": "idle --conns 2000 --room-size 20 --deflate",
         "saturate-deflate": "saturate --subs 200 --duration 15 --drain 5 --deflate",
+        "live": "live --viewers 5000 --rate 20 --duration 15 --drain 10",
     },
 }
 # Run only when named in --scenarios: clients that negotiate permessage-deflate,
 # as browsers do (every server here accepts it when asked).
 OPT_IN = ("idle-deflate", "saturate-deflate")
-MAX_USERS = 2000  # most simulated users in one scenario (idle): tokens to make
+MAX_USERS = 5000  # most simulated users in one scenario (live): tokens to make
 
 
 def loadgen_cmd(server: Server, args: list[str], port: int, pid: int, out: Path):
@@ -230,7 +246,7 @@ def loadgen_cmd(server: Server, args: list[str], port: int, pid: int, out: Path)
         cmd += ["--room-prefix", server.room_prefix]
     if server.tokens:
         cmd += ["--tokens", str(server.tokens)]
-    return cmd
+    return cmd + list(server.loadgen_args)
 
 
 def run_scenario(server: Server, name: str, args: list[str], tag: str) -> dict:

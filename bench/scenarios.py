@@ -293,3 +293,113 @@ async def joins(ctx: Ctx, conns=2000, room_size=20, inflight=None) -> dict:
         **cpu.report(n, per="join"),
         **closes,
     }
+
+
+async def live(
+    ctx: Ctx,
+    viewers=5000,
+    senders=5,
+    rate=20.0,
+    duration=10.0,
+    drain=10.0,
+    sample_rate=0.0,
+) -> dict:
+    """One live_stream room of `viewers`; `senders` of them (not the first, who
+    makes the room and is its host) send danmaku at `rate`/s in total.
+
+    Every viewer, the senders included, should get every chat, unless the server
+    samples (`sample_rate` > 0: the per-room rate it was set up with): then a
+    chat some viewer got is *admitted* and every viewer should have it, a chat no
+    viewer but its sender got is *sampled out*, and each sender must still get
+    every own echo. Lost = admitted deliveries missing + echoes missing.
+    """
+    room = f"{ctx.room_prefix}live"
+    host = await ctx.open_members([(0, room)])  # makes the room: its owner
+    rest = await ctx.open_members([(i, room) for i in range(1, viewers)])
+    conns = host + rest
+    talkers = [c for c in conns if 1 <= c.index <= senders]
+    if not talkers or len(conns) < 2:
+        close_all(conns)
+        return {"error": "senders or viewers failed to join", "joined": len(conns)}
+    n = len(conns)
+    hist, log = Histogram(), FrameLog()
+    got: dict[tuple[int, int], int] = {}  # (publisher, seq) -> other viewers with it
+    echoes: dict[int, int] = {c.index: 0 for c in talkers}
+    state = {"received": 0, "in_window": 0, "measuring": True, "last_rx": now_ns()}
+
+    def handler(conn: WSConn, payload: bytes, now: int) -> None:
+        parsed = parse_chat(payload, log)
+        if parsed is None:
+            return
+        sent_ns, seq, pub = parsed
+        state["received"] += 1
+        state["last_rx"] = now
+        if state["measuring"]:
+            state["in_window"] += 1
+        hist.add_us((now - sent_ns) // 1000)
+        if pub == conn.index:
+            echoes[pub] += 1
+        else:
+            key = (pub, seq)
+            got[key] = got.get(key, 0) + 1
+
+    for c in conns:
+        c.on_text = handler
+    loop = asyncio.get_running_loop()
+    per_sender = rate / len(talkers)
+    sent = 0
+
+    async def talker(c: WSConn) -> int:
+        def send(seq: int) -> None:
+            nonlocal sent
+            c.send(chat_frame(room, seq, c.index))
+            sent += 1
+
+        return await pace(per_sender, duration, send, phase=random.random() / rate)
+
+    cpu = CpuWindow(ctx.server_pid)
+    cpu.start(loop.time())
+    await asyncio.gather(*(talker(c) for c in talkers))
+    state["measuring"] = False
+    t_send_end = loop.time()
+
+    def settled() -> bool:
+        if sum(echoes.values()) < sent:
+            return False
+        return all(v >= n - 1 for v in got.values()) and (
+            sample_rate > 0 or len(got) >= sent
+        )
+
+    await wait_until(settled, drain, 3.0, lambda: state["last_rx"])
+    cpu.stop(loop.time())
+    closes = close_all(conns)
+    admitted = len(got)
+    sampled_out = sent - admitted if sample_rate > 0 else 0
+    missing_admitted = sum(n - 1 - v for v in got.values())
+    if sample_rate <= 0:
+        missing_admitted += (sent - admitted) * (n - 1)  # none got it: lost
+    echo_missing = sent - sum(echoes.values())
+    lost = missing_admitted + echo_missing
+    offered = sent * n
+    return {
+        "viewers": n,
+        "senders": len(talkers),
+        "rate": rate,
+        "sample_rate": sample_rate,
+        "sent": sent,
+        "offered_per_s": round(offered / duration, 1),
+        "expected": offered - sampled_out * (n - 1),
+        "received": state["received"],
+        "deliveries_per_s": round(state["in_window"] / duration, 1),
+        "admitted": admitted,
+        "sampled_out": sampled_out,
+        "per_viewer_per_s": round(admitted / duration, 2),
+        "echo_missing": echo_missing,
+        "lost": lost,
+        "loss_pct": round(100 * lost / max(1, offered), 2),
+        "drain_s": round(loop.time() - t_send_end, 2),
+        **hist.summary(),
+        **cpu.report(state["received"]),
+        **log.report(),
+        **closes,
+    }

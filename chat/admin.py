@@ -45,7 +45,9 @@ class DramaAdmin(admin.ModelAdmin):
 class RoomAdmin(admin.ModelAdmin):
     """Circles and live streams are made here too; the owner of a live stream is
     its host (not slowed down). Slow mode: empty = the type's default, 0 = off.
-    Closing, reopening and slow mode go through the services from every path."""
+    Danmaku rate (live streams): above it viewers get a sample; empty =
+    LIVE_DANMAKU_RATE, 0 = off. Closing, reopening, slow mode and the danmaku
+    rate go through the services from every path."""
 
     list_display = (
         "room_id",
@@ -54,9 +56,10 @@ class RoomAdmin(admin.ModelAdmin):
         "owner",
         "is_closed",
         "slow_mode_seconds",
+        "danmaku_rate",
         "live",
     )
-    list_editable = ("slow_mode_seconds",)
+    list_editable = ("slow_mode_seconds", "danmaku_rate")
     list_filter = ("room_type", "is_closed")
     list_select_related = ("owner",)
     search_fields = ("room_id", "title")
@@ -67,7 +70,7 @@ class RoomAdmin(admin.ModelAdmin):
     paginator = CappedPaginator
 
     # Fields whose change is a moderation action: written by their services.
-    MODERATED = ("is_closed", "slow_mode_seconds")
+    MODERATED = ("is_closed", "slow_mode_seconds", "danmaku_rate")
 
     def get_urls(self):
         live = self.admin_site.admin_view(self.live_view)
@@ -102,6 +105,10 @@ class RoomAdmin(admin.ModelAdmin):
         if "slow_mode_seconds" in form.changed_data:
             services.room_slow_mode_set(
                 room=obj, seconds=obj.slow_mode_seconds, actor=request.user
+            )
+        if "danmaku_rate" in form.changed_data:
+            services.room_danmaku_rate_set(
+                room=obj, rate=obj.danmaku_rate, actor=request.user
             )
         if "is_closed" in form.changed_data:
             if obj.is_closed:

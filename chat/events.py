@@ -16,6 +16,7 @@ from realtime import (
     publish_local,
     publish_on_commit,
     room_topic,
+    user_topic,
 )
 from realtime.pushes import Run
 from realtime.wire import encode, error
@@ -30,17 +31,22 @@ async def chats_published(by_room: dict[int, list[dict]]) -> None:
     """Publish rooms' stored chats, each room's oldest first; a room's consecutive
     chats go in one layer message, and all rooms' messages in one trip."""
     runs: list[Run] = []
+    senders: list[list[str | None]] = []  # per run: each chat's sender topic
     for room_pk, datas in by_room.items():
         topic, last = room_topic(room_pk), None
         for data in datas:
             seq = parse_message_id(data["id"])
             text = encode(frames.chat(data))
+            sender = data["senderId"]
+            by = user_topic(int(sender)) if sender.isdigit() else None
             if last is not None and last[1] + len(last[2]) == seq:
                 last[2].append(text)
+                senders[-1].append(by)
             else:
                 last = (topic, seq, [text])
                 runs.append(last)
-    await publish_in_order(runs, f"{len(by_room)} room(s)")
+                senders.append([by])
+    await publish_in_order(runs, f"{len(by_room)} room(s)", senders)
 
 
 async def apresence(
@@ -65,6 +71,11 @@ def user_kicked(*, room, user_id: int) -> None:
 
 def room_closed(*, room) -> None:
     control_on_commit(room_topic(room.pk), {"action": "room_closed"})
+
+
+def room_danmaku_rate(*, room, rate: int) -> None:
+    """Tell every process serving `room` its new danmaku rate (0: off)."""
+    control_on_commit(room_topic(room.pk), {"action": "danmaku_rate", "rate": rate})
 
 
 # --- room types: live viewer counts, assistant replies ---------------------------

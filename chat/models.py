@@ -69,6 +69,13 @@ class Room(models.Model):
         help_text="Minimum seconds between one user's messages (0: off); "
         "empty: the room type's default. Changes apply within seconds.",
     )
+    danmaku_rate = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Live streams: above this many chats a second viewers get a "
+        "sample (senders always see their own; all are stored). 0: off; empty: "
+        "LIVE_DANMAKU_RATE. Applies at once.",
+    )
     # Per-room sequence: chat ids sort in the order the room committed them.
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -282,6 +289,7 @@ class ModerationLog(models.Model):
         ROOM_CLOSE = "room_close", "关闭房间"
         ROOM_REOPEN = "room_reopen", "重开房间"
         ROOM_SLOW_MODE = "room_slow_mode", "慢速模式"
+        ROOM_DANMAKU_RATE = "room_danmaku_rate", "弹幕密度"
         ROOM_DELETE = "room_delete", "删除房间"
         WORD_ADD = "word_add", "添加敏感词"
         WORD_CHANGE = "word_change", "修改敏感词"

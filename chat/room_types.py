@@ -49,6 +49,8 @@ class RoomRules:
     counts_viewers: bool = False
     # Every chat is answered by the AI assistant, within a per-user quota.
     assistant_replies: bool = False
+    # Above a per-room rate viewers get a sample of the chats (`chat.density`).
+    samples_chats: bool = False
 
     @property
     def pipeline_chats(self) -> bool:
@@ -62,6 +64,13 @@ class RoomRules:
     def effective_slow_mode(self, own: int | None) -> float:
         """Return the slow mode of a room whose own setting is `own`."""
         return self.slow_mode_default() if own is None else float(own)
+
+    def danmaku_rate(self, own: int | None) -> int:
+        """Return the chats/s above which a room whose own setting is `own`
+        is sampled (0: never)."""
+        if not self.samples_chats:
+            return 0
+        return settings.LIVE_DANMAKU_RATE if own is None else own
 
     def announce_presence(self, online_count: int) -> bool:
         """Return whether user_joined/user_left go to the whole room.
@@ -95,7 +104,10 @@ RULES: dict[str, RoomRules] = {
             playback_anchors=True,
         ),
         RoomRules(
-            RoomType.LIVE_STREAM, create_on_join=OnJoin.PERMITTED, counts_viewers=True
+            RoomType.LIVE_STREAM,
+            create_on_join=OnJoin.PERMITTED,
+            counts_viewers=True,
+            samples_chats=True,
         ),
         RoomRules(
             RoomType.AI_ASSISTANT,

@@ -26,6 +26,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import metrics
+from realtime.density import Density
 from realtime.internals import BatchingLayer
 from realtime.ordering import Sequencer
 from realtime.topics import group_name
@@ -60,6 +61,10 @@ class Hub:
         self.groups: dict[str, int] = {}
         self._adding: dict[str, asyncio.Future] = {}  # group_add in flight
         self.sequencer = Sequencer(self._deliver_numbered)
+        # Sampling of busy numbered topics, and the sender (its `only` topic) of
+        # each numbered frame of a sampled topic not yet delivered: topic -> seq.
+        self.density = Density()
+        self.senders: dict[str, dict[int, str]] = {}
         # topic -> subscriber catching up -> what arrived meanwhile (seq, message)
         self.catching_up: dict[str, dict[Subscriber, list[tuple[int | None, dict]]]]
         self.catching_up = {}
@@ -152,6 +157,8 @@ class Hub:
         if not members:
             del self.topics[topic]
             self.sequencer.forget(topic)
+            self.density.forget(topic)
+            self.senders.pop(topic, None)
         group = group_name(topic)
         self.groups[group] -= 1
         if self.groups[group]:
@@ -168,16 +175,20 @@ class Hub:
         text: str,
         unless: list[str] | None = None,
         seq: int | None = None,
+        only: str | None = None,
     ) -> None:
         """Hand an encoded frame to every local subscriber of `topic`, except
-        those also subscribed to one of the `unless` topics."""
+        those also subscribed to one of the `unless` topics; with `only`, to
+        those also subscribed to `only`."""
         subscribers = self.topics.get(topic)
         if not subscribers:
             return
         started = metrics.clock()
         # One ASGI message object for every socket: the frame is encoded once.
         message = {"type": "websocket.send", "text": text}
-        if unless:
+        if only is not None:
+            targets = tuple(s for s in self.topics.get(only, ()) if s in subscribers)
+        elif unless:
             skip = set().union(*(self.topics.get(t, ()) for t in unless))
             targets = tuple(s for s in subscribers if s not in skip)
         else:
@@ -205,12 +216,35 @@ class Hub:
         metrics.delivered(text, len(targets), started)
 
     def _deliver_numbered(self, topic: str, text: str, seq: int) -> None:
-        self.deliver(topic, text, seq=seq)
+        senders = self.senders.get(topic)
+        sender = None
+        if senders:
+            sender = senders.pop(seq, None)
+            for older in [n for n in senders if n < seq]:  # skipped: on no socket
+                del senders[older]
+        if sender is None or self.density.admit(topic, sender):
+            self.deliver(topic, text, seq=seq)
+        else:  # sampled out: its sender's sockets only
+            self.deliver(topic, text, seq=seq, only=sender)
 
-    def deliver_in_order(self, topic: str, seq: int, texts: list[str]) -> None:
-        """Deliver a room's chats `seq, seq+1, ...` in sequence order."""
-        if topic in self.topics:
-            self.sequencer.receive(topic, seq, texts)
+    def deliver_in_order(
+        self,
+        topic: str,
+        seq: int,
+        texts: list[str],
+        senders: list[str | None] | None = None,
+    ) -> None:
+        """Deliver a room's chats `seq, seq+1, ...` in sequence order; `senders`
+        names each one's sender topic, for sampling (`realtime.density`)."""
+        if topic not in self.topics:
+            return
+        if senders and self.density.rate(topic):
+            last = self.sequencer.last(topic)
+            pending = self.senders.setdefault(topic, {})
+            for offset, sender in enumerate(senders):
+                if sender is not None and (last is None or seq + offset > last):
+                    pending[seq + offset] = sender
+        self.sequencer.receive(topic, seq, texts)
 
     async def _read(self) -> None:
         while True:
@@ -238,7 +272,10 @@ class Hub:
         if kind == FANOUT:
             if "seq" in message:
                 self.deliver_in_order(
-                    message["topic"], message["seq"], message["texts"]
+                    message["topic"],
+                    message["seq"],
+                    message["texts"],
+                    message.get("senders"),
                 )
             else:
                 self.deliver(message["topic"], message["text"], message.get("unless"))
@@ -287,23 +324,30 @@ class Hub:
         self.deliver(topic, text, unless)
         self._later(lambda: self._send_fanout(topic, text, unless), topic)
 
-    async def publish_in_order(self, runs: list[tuple[str, int, list[str]]]) -> None:
+    async def publish_in_order(
+        self,
+        runs: list[tuple[str, int, list[str]]],
+        senders: list[list[str | None]] | None = None,
+    ) -> None:
         """Send rooms' chats: each (topic, seq, texts) carries the room's chats
-        `seq, seq+1, ...`. On Redis every process in one of the rooms gets the
-        whole batch as one layer message
-        (`realtime.layers.PubSubChannelLayer.group_send_batch`);
+        `seq, seq+1, ...` (and `senders`, per run, each one's sender topic). On
+        Redis every process in one of the rooms gets the whole batch as one
+        layer message (`realtime.layers.PubSubChannelLayer.group_send_batch`);
         deliver_in_order skips the rooms it has no socket in."""
-        for topic, seq, texts in runs:
-            self.deliver_in_order(topic, seq, texts)
-        await self._send_runs(runs)
+        for i, (topic, seq, texts) in enumerate(runs):
+            self.deliver_in_order(topic, seq, texts, senders[i] if senders else None)
+        await self._send_runs(runs, senders)
 
     def publish_in_order_soon(
-        self, runs: list[tuple[str, int, list[str]]], label: str
+        self,
+        runs: list[tuple[str, int, list[str]]],
+        label: str,
+        senders: list[list[str | None]] | None = None,
     ) -> None:
         """`publish_in_order`, with the layer send in the background."""
-        for topic, seq, texts in runs:
-            self.deliver_in_order(topic, seq, texts)
-        self._later(lambda: self._send_runs(runs), label)
+        for i, (topic, seq, texts) in enumerate(runs):
+            self.deliver_in_order(topic, seq, texts, senders[i] if senders else None)
+        self._later(lambda: self._send_runs(runs, senders), label)
 
     async def control(self, topic: str, action: dict) -> None:
         """Send a server-only instruction to every subscriber of `topic`."""
@@ -326,21 +370,24 @@ class Hub:
         message["origin"] = self.channel_name
         await self.layer.group_send(group_name(topic), message)
 
-    async def _send_runs(self, runs: list[tuple[str, int, list[str]]]) -> None:
-        items = [
-            (
-                group_name(topic),
-                {
-                    "type": FANOUT,
-                    "topic": topic,
-                    "seq": seq,
-                    "texts": texts,
-                    "origin": self.channel_name,
-                    "at": metrics.stamp(),
-                },
-            )
-            for topic, seq, texts in runs
-        ]
+    async def _send_runs(
+        self,
+        runs: list[tuple[str, int, list[str]]],
+        senders: list[list[str | None]] | None = None,
+    ) -> None:
+        items = []
+        for i, (topic, seq, texts) in enumerate(runs):
+            message: dict[str, Any] = {
+                "type": FANOUT,
+                "topic": topic,
+                "seq": seq,
+                "texts": texts,
+                "origin": self.channel_name,
+                "at": metrics.stamp(),
+            }
+            if senders:
+                message["senders"] = senders[i]
+            items.append((group_name(topic), message))
         layer = self.layer
         if len({g for g, _ in items}) > 1 and isinstance(layer, BatchingLayer):
             await layer.group_send_batch(items, BATCH)

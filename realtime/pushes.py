@@ -33,12 +33,16 @@ async def publish(topic: str, frame: dict) -> None:
     runtime().hub.publish_soon(topic, encode(frame))
 
 
-async def publish_in_order(runs: list[Run], label: str) -> None:
+async def publish_in_order(
+    runs: list[Run], label: str, senders: list[list[str | None]] | None = None
+) -> None:
     """Send numbered frames (a room's chats) that each process hands to its
     sockets in number order (`realtime.ordering`). This process's sockets get
     them at once, whatever the layer does; the others through the layer in the
-    background, or from the store if the layer lost them."""
-    runtime().hub.publish_in_order_soon(runs, label)
+    background, or from the store if the layer lost them. `senders` (per run,
+    each frame's sender topic or None) lets a busy topic be sampled
+    (`realtime.density`)."""
+    runtime().hub.publish_in_order_soon(runs, label, senders)
     monitor.count_chats(runs)
 
 

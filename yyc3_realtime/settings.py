@@ -367,6 +367,11 @@ LIVE_STREAM_PRESENCE_THRESHOLD = env_int("LIVE_STREAM_PRESENCE_THRESHOLD", 200)
 # (each process checks the shared count this often while it has viewers there).
 LIVE_STREAM_PRESENCE_INTERVAL = env_float("LIVE_STREAM_PRESENCE_INTERVAL", 1.0)
 
+# LIVE_DANMAKU_RATE: chats a second above which a live room's viewers get a sample
+# (its sender still gets each; all are stored); a room's own setting in admin wins.
+# 0: off.
+LIVE_DANMAKU_RATE = env_int("LIVE_DANMAKU_RATE", 0)
+
 # Most chats stored in one transaction by a process's writer (group commit).
 CHAT_WRITE_BATCH_MAX = env_int("CHAT_WRITE_BATCH_MAX", 200, 1)
 # How long a chat that finds the writer idle waits for others to share its

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 
 from django.conf import settings
 
-from chat import delivery, events, frames, selectors, services
+from chat import delivery, density, events, frames, selectors, services
 from chat.exceptions import Forbidden, InvalidMessage, NotInRoom, RoomTypeMismatch
 from chat.models import Room
 from chat.room_types import RULES, JoinedRoom, OnJoin
@@ -107,6 +107,7 @@ class RoomsMixin(Connection):
                 _open_room, room_id=room_id, room_type=room_type, user=self.user
             )
             runtime().state(SlowMode).remember_room(room)
+            density.remember_room(room=room, user=self.user)
             joined = JoinedRoom(
                 pk=room.pk,
                 room_id=room.room_id,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from chat import events
 from chat.models import ChatMessage, ModerationLog, Room, Sanction
+from chat.room_types import RULES
 from realtime import control_on_commit, user_topic
 from realtime.wire import iso
 
@@ -297,6 +298,30 @@ def room_slow_mode_set(
         before={"slow_mode_seconds": before},
         after={"slow_mode_seconds": seconds},
     )
+    return True
+
+
+@transaction.atomic
+def room_danmaku_rate_set(
+    *, room: Room, rate: int | None, actor=None, reason: str = ""
+) -> bool:
+    """Set a live room's danmaku rate (None: LIVE_DANMAKU_RATE; 0: off); every
+    process serving the room applies it at once (`chat.density`)."""
+    before = Room.objects.filter(pk=room.pk).values_list("danmaku_rate", flat=True)[0]
+    room.danmaku_rate = rate
+    if before == rate:
+        return False
+    Room.objects.filter(pk=room.pk).update(danmaku_rate=rate)
+    moderation_log(
+        actor=actor,
+        action=Action.ROOM_DANMAKU_RATE,
+        target=room,
+        room=room,
+        reason=reason,
+        before={"danmaku_rate": before},
+        after={"danmaku_rate": rate},
+    )
+    events.room_danmaku_rate(room=room, rate=RULES[room.room_type].danmaku_rate(rate))
     return True
 
 
