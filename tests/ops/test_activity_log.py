@@ -163,6 +163,9 @@ def test_a_server_with_log_format_json_writes_json_lines_without_tokens(
     lines = [line for line in server.output().splitlines() if line.strip()]
     parsed = [json.loads(line) for line in lines]  # fails on a line that is not
     kinds = [p.get("event") for p in parsed if p["logger"] == LOGGER]
-    assert kinds[:2] == ["connect", "close"] and "auth_failure" in kinds
+    # Two sockets one after the other: the first one's close line may come
+    # after the second one's lines (it is written when the server sees it go).
+    assert kinds[0] == "connect"
+    assert sorted(kinds) == ["auth_failure", "close", "close", "connect"]
     assert any(p["logger"].startswith("uvicorn") for p in parsed)
     assert token.rsplit(".", 1)[1][:20] not in server.output()
