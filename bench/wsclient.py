@@ -10,9 +10,9 @@ Frames from the server are unmasked; frames we send are masked (websockets' C
 
 With `deflate` a socket offers permessage-deflate (RFC 7692) as browsers do
 (`permessage-deflate; client_max_window_bits`). When the server accepts, frames
-with RSV1 are inflated (context takeover, the server's window) and what we send
-is compressed, so the server keeps a compressor and a decompressor per socket as
-it does for a browser. `WSConn.rx_bytes` counts the bytes read from the network
+with RSV1 are inflated (with the server's window) and what we send is compressed,
+each message on its own when the server asked for `client_no_context_takeover`,
+as a browser does. `WSConn.rx_bytes` counts the bytes read from the network
 by every socket (the wire size of what the server sent).
 """
 
@@ -81,6 +81,8 @@ class WSConn(asyncio.BufferedProtocol):
         self.offer_deflate = deflate
         self.inflater = None  # zlib decompressobj once the server accepted deflate
         self.deflater = None
+        self.deflate_bits = 15
+        self.deflate_reset = False  # the server asked for client_no_context_takeover
         self.transport: asyncio.Transport | None = None
         self.buf = b""
         self.frag: list[bytes] | None = None  # continuation frames being assembled
@@ -215,7 +217,9 @@ class WSConn(asyncio.BufferedProtocol):
                 server_bits = _window_bits(value, "server_max_window_bits")
                 client_bits = _window_bits(value, "client_max_window_bits")
                 self.inflater = zlib.decompressobj(wbits=-server_bits)
-                self.deflater = zlib.compressobj(wbits=-max(9, client_bits))
+                self.deflate_bits = max(9, client_bits)
+                self.deflater = zlib.compressobj(wbits=-self.deflate_bits)
+                self.deflate_reset = "client_no_context_takeover" in value
 
     # -- sending ----------------------------------------------------------------------
     def send(self, payload: bytes) -> None:
@@ -226,7 +230,10 @@ class WSConn(asyncio.BufferedProtocol):
         if self.deflater is None:
             self.transport.write(_frame(1, payload))
             return
-        data = self.deflater.compress(payload) + self.deflater.flush(zlib.Z_SYNC_FLUSH)
+        deflater = self.deflater
+        if self.deflate_reset:  # client_no_context_takeover: no shared history
+            deflater = zlib.compressobj(wbits=-self.deflate_bits)
+        data = deflater.compress(payload) + deflater.flush(zlib.Z_SYNC_FLUSH)
         self.transport.write(_frame(1, data[:-4], rsv1=True))
 
     def send_json(self, obj: object) -> None:

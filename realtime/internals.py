@@ -39,6 +39,8 @@ class UvicornWebSocketProtocol(Protocol):
     request: Any
     response: Any
     scope: dict
+    config: Any  # uvicorn's Config: ws_per_message_deflate
+    disconnected: bool
 
     def send_receive_event_to_app(self) -> None: ...
 
@@ -66,8 +68,20 @@ class WebsocketsProtocol(Protocol):
     parser: Any  # the running parse() generator
     reader: WebsocketsStreamReader
     events: list
+    # realtime.wsprotocol writes compressed text frames itself when these say
+    # the socket is open, between messages, with permessage-deflate agreed.
+    state: Any
+    expect_continuation_frame: bool
+    extensions: list
 
     def parse(self) -> Any: ...
+
+
+class WebsocketsServerProtocol(Protocol):
+    """What realtime.wsprotocol replaces on websockets' `ServerProtocol`: the
+    extension factories a handshake may agree to (realtime.wsframes)."""
+
+    available_extensions: Any
 
 
 class UvicornH11Protocol(Protocol):
@@ -176,10 +190,12 @@ def check_websockets() -> None:
     """Raise ImproperlyConfigured unless websockets has what realtime.wsprotocol
     uses of its sans-I/O protocol."""
     from websockets.protocol import Protocol as SansIOProtocol
+    from websockets.server import ServerProtocol
     from websockets.streams import StreamReader
 
     user = "realtime.wsprotocol"
     _require("websockets", SansIOProtocol, WebsocketsProtocol, user)
+    _require("websockets", ServerProtocol, WebsocketsServerProtocol, user)
     _require("websockets", StreamReader, WebsocketsStreamReader, user)
 
 

@@ -46,13 +46,16 @@ import asyncio
 import logging
 from typing import Any
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
     WebSocketsSansIOProtocol,
 )
+from websockets.protocol import OPEN
 from websockets.protocol import Protocol as SansIOProtocol
 
 from django.conf import settings
 
+from realtime import wsframes
 from realtime.internals import check_uvicorn, check_websockets
 
 check_uvicorn()
@@ -176,6 +179,15 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = ReceiveQueue()  # type: ignore[assignment]
         self.writable = Flag()  # type: ignore[assignment]
         self.read_ahead = read_ahead_bytes()
+        # Text frames made once per fan-out, and permessage-deflate without
+        # per-socket zlib state (realtime.wsframes): set after the handshake.
+        self.frames_out: wsframes.FrameCache | None = None
+        if self.config.ws_per_message_deflate:
+            self.conn.available_extensions = [
+                wsframes.extension_factory(
+                    _setting("WS_DEFLATE_CONTEXT_TAKEOVER", False)
+                )
+            ]
 
     def send_receive_event_to_app(self) -> None:
         # uvicorn's own, but it pauses reading after every message (see the module
@@ -205,6 +217,22 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.pause_reading()
 
     async def send(self, message) -> None:
+        if self.frames_out is not None and message["type"] == "websocket.send":
+            text = message.get("text")
+            if text is not None:
+                # uvicorn's send for a text message, but the frame is made (and
+                # compressed) once for every socket it goes to (realtime.wsframes).
+                await self.writable.wait()
+                if self.disconnected:
+                    raise ClientDisconnected()
+                conn = self.conn
+                if (
+                    not self.close_sent
+                    and conn.state is OPEN
+                    and not conn.expect_continuation_frame
+                ):
+                    self.transport.write(self.frames_out.frame(text))
+                    return
         if (
             message["type"] == "websocket.close"
             and self.handshake_complete
@@ -232,6 +260,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.response = None  # type: ignore[assignment]
         self.scope.clear()  # type: ignore[attr-defined]
         restart_parser(self.conn)
+        self.frames_out = wsframes.cache_for(
+            self.conn.extensions,
+            _setting("WS_DEFLATE_MIN_BYTES", wsframes.DEFAULT_MIN_BYTES),
+        )
         super().start_keepalive()
 
 

@@ -265,6 +265,12 @@ WS_RECEIVE_AHEAD_BYTES = env_int("WS_RECEIVE_AHEAD_BYTES", 65536, 1)
 # A close to a client that stopped reading (1013) goes out past flow control; if
 # it has not gone out this many seconds later the connection is dropped.
 WS_STALLED_CLOSE_SECONDS = env_float("WS_STALLED_CLOSE_SECONDS", 5.0)
+# permessage-deflate (when uvicorn offers it, --ws-per-message-deflate): off, each
+# message is compressed on its own, no zlib state per socket, a fan-out frame is
+# compressed once (realtime/wsframes.py); on, uvicorn's context takeover.
+WS_DEFLATE_CONTEXT_TAKEOVER = env_bool("WS_DEFLATE_CONTEXT_TAKEOVER", False)
+# Server frames shorter than this (bytes) go uncompressed even with deflate agreed.
+WS_DEFLATE_MIN_BYTES = env_int("WS_DEFLATE_MIN_BYTES", 128, 0)
 # With --http realtime.httpprotocol:HTTPProtocol: seconds a request's headers
 # (the WebSocket handshake included) may take before the connection is closed.
 WS_HANDSHAKE_TIMEOUT = env_float("WS_HANDSHAKE_TIMEOUT", 10.0)

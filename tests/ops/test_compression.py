@@ -1,7 +1,8 @@
 """permessage-deflate on the production server (issue 14, item 5) is uvicorn's
 `--ws-per-message-deflate` (also read from UVICORN_WS_PER_MESSAGE_DEFLATE):
-the project's protocol (`realtime.wsprotocol`) honours it both ways. The
-production default, off, and why: bench/RESULTS.md, "Compression"."""
+the project's protocol (`realtime.wsprotocol`) honours it both ways, and agrees
+to it without context takeover (realtime.wsframes; docs/operations.md,
+"Compression")."""
 
 import pytest
 
@@ -26,5 +27,9 @@ def test_the_deflate_setting_decides_what_a_browser_like_client_gets(
             assert recv(client)["type"] == "auth_success"
             names = [ext.name for ext in client.protocol.extensions]
             assert names == (["permessage-deflate"] if agreed else [])
+            if agreed:
+                (ext,) = client.protocol.extensions
+                assert ext.local_no_context_takeover  # the client's side
+                assert ext.remote_no_context_takeover  # the server's side
     finally:
         server.stop()

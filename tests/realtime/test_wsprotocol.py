@@ -332,3 +332,56 @@ async def test_a_text_frame_that_is_not_utf8_closes_1007_with_one_log_line(caplo
     assert int.from_bytes(payload[:2], "big") == 1007
     assert not [r for r in caplog.records if r.exc_info]
     assert any("not UTF-8" in r.getMessage() for r in caplog.records)
+
+
+# --- permessage-deflate without per-socket zlib state (realtime.wsframes) -----------
+
+
+def agreed_extensions(client) -> str:
+    return client.response.headers.get("Sec-WebSocket-Extensions", "")
+
+
+async def test_deflate_is_agreed_without_context_takeover_and_keeps_no_zlib_state(
+    server,
+):
+    running, url = server
+    async with connect(url, compression="deflate") as client:
+        agreed = agreed_extensions(client)
+        assert agreed.startswith("permessage-deflate")
+        assert "server_no_context_takeover" in agreed
+        assert "client_no_context_takeover" in agreed
+        for text in ("hi", "洛阳牡丹" * 100, "x" * 100_000, "chat " * 60):
+            await client.send(text)
+            assert await client.recv() == text.upper()
+        (protocol,) = running.server_state.connections
+        assert protocol.frames_out.min_bytes is not None  # compressing
+        # the echoes went out through the shared frames, compressed once each
+        assert ("CHAT " * 60) in protocol.frames_out.cache
+        (ext,) = protocol.conn.extensions
+        assert not hasattr(ext, "encoder") and not hasattr(ext, "decoder")
+
+
+async def test_deflate_with_context_takeover_when_the_setting_asks(server, settings):
+    settings.WS_DEFLATE_CONTEXT_TAKEOVER = True
+    running, url = server
+    async with connect(url, compression="deflate") as client:
+        agreed = agreed_extensions(client)
+        assert agreed.startswith("permessage-deflate")
+        assert "no_context_takeover" not in agreed
+        for text in ("chat " * 60, "chat " * 60):
+            await client.send(text)
+            assert await client.recv() == text.upper()
+        (protocol,) = running.server_state.connections
+        assert protocol.frames_out is None  # through websockets' compressor
+
+
+async def test_a_client_that_does_not_offer_deflate_gets_plain_shared_frames(server):
+    running, url = server
+    async with connect(url, compression=None) as client:
+        assert agreed_extensions(client) == ""
+        for text in ("chat " * 60, "洛阳" * 40_000):
+            await client.send(text)
+            assert await client.recv() == text.upper()
+        (protocol,) = running.server_state.connections
+        assert protocol.frames_out.min_bytes is None  # plain
+        assert ("chat " * 60).upper() in protocol.frames_out.cache
