@@ -232,9 +232,10 @@ PLANS = {
         "live": "live --viewers 5000 --rate 20 --duration 15 --drain 10",
     },
 }
-# Run only when named in --scenarios: clients that negotiate permessage-deflate,
-# as browsers do (every server here accepts it when asked).
-OPT_IN = ("idle-deflate", "saturate-deflate")
+# Run only when named in --scenarios: a saturating fan-out to clients that
+# negotiate permessage-deflate, as browsers do (every server here accepts it when
+# asked). `idle-deflate` is part of every run: issue 16 sets a target for it.
+OPT_IN = ("saturate-deflate",)
 MAX_USERS = 5000  # most simulated users in one scenario (live): tokens to make
 
 
