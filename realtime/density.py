@@ -3,14 +3,15 @@
 A topic with a rate (`set_rate`, frames per second; 0: off) hands at most that
 many numbered frames a second to its sockets on this process; the rest go to
 their sender's own sockets only (the `only` topic the frame was published with).
-The sample is spread evenly: a frame is kept only if `1 / rate` s have passed
-since the last one kept (each kept frame is a burst of one write per socket;
-two back to back would queue behind each other), and fair across senders: a
-sender gets at most `ceil(rate / senders)` frames of a one-second window,
-`senders` being how many sent in the previous window (or so far in this one, if
-more). Frames published without a
+The sample is spread evenly: a token bucket that fills at `rate` a second and
+holds at most BURST (each kept frame is one write per socket; many back to back
+would queue behind each other), so the sample keeps up with the rate without
+bunching. It is fair across senders: a sender gets at most `ceil(rate /
+senders)` frames of a one-second window, `senders` being how many sent in the
+previous window (or so far in this one, if more). Frames published without a
 sender (the assistant's) are always delivered; so are those of a topic's exempt
-senders (its host, staff), which count towards the rate.
+senders (its host, staff), which take a token all the same (the bucket may go
+below zero: they count towards the rate).
 
 The frames left out still advance the topic's sequence (`realtime.ordering`), so
 no socket waits for them or reads them back as a gap; they stay in the store.
@@ -19,6 +20,8 @@ no socket waits for them or reads them back as a gap; they stay in the store.
 import math
 import time
 
+BURST = 2.0  # frames a topic's bucket holds: how many may go out back to back
+
 
 class Window:
     """One topic's rate and the current one-second window."""
@@ -26,21 +29,21 @@ class Window:
     __slots__ = (
         "rate",
         "second",
-        "total",
         "per_sender",
         "senders_before",
         "exempt",
-        "kept_at",
+        "tokens",
+        "filled_at",
     )
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
         self.second = -1
-        self.total = 0
         self.per_sender: dict[str, int] = {}
         self.senders_before = 1
         self.exempt: set[str] = set()
-        self.kept_at = -math.inf  # when the last frame was kept (monotonic)
+        self.tokens = BURST
+        self.filled_at = time.monotonic()
 
 
 class Density:
@@ -79,21 +82,18 @@ class Density:
         if second != window.second:
             if window.second >= 0:
                 window.senders_before = max(1, len(window.per_sender))
-            window.second, window.total = second, 0
+            window.second = second
             window.per_sender = {}
+        tokens = window.tokens + (now - window.filled_at) * window.rate
+        window.tokens, window.filled_at = min(BURST, tokens), now
         kept = window.per_sender.setdefault(sender, 0)  # a key: it sent
-        if sender in window.exempt:
-            window.total += 1
-            window.kept_at = now
-            window.per_sender[sender] = kept + 1
-            return True
-        if window.total >= window.rate or now - window.kept_at < 1 / window.rate:
-            return False
-        senders = max(window.senders_before, len(window.per_sender))
-        if kept >= math.ceil(window.rate / senders):
-            return False
-        window.total += 1
-        window.kept_at = now
+        if sender not in window.exempt:
+            if window.tokens < 1 - 1e-9:  # a whole token, give or take rounding
+                return False
+            senders = max(window.senders_before, len(window.per_sender))
+            if kept >= math.ceil(window.rate / senders):
+                return False
+        window.tokens -= 1
         window.per_sender[sender] = kept + 1
         return True
 
