@@ -267,18 +267,24 @@ def message_history(
     return [message_data(m, room.room_id) for m in page], len(found) > limit
 
 
-def message_recent(*, room_pk: int, room_id: str, room_type: str, limit: int) -> list:
-    """Return a room's latest `limit` messages, oldest first: `message_history`
-    with no anchor, as one hand-written query (room_state's `recent`, read on
-    every join; compiling the ORM query cost more than running it)."""
-    table = ChatMessage._meta.db_table
+def message_recent(
+    *, room_pk: int, room_id: str, room_type: str, limit: int
+) -> tuple[list, int]:
+    """Return a room's latest `limit` messages, oldest first (`message_history`
+    with no anchor), and the room's newest sequence number, read together in
+    one hand-written statement: room_state's `recent`, read on every join
+    (compiling the ORM query cost more than running it)."""
+    table, rooms = ChatMessage._meta.db_table, Room._meta.db_table
     cutoff = history_cutoff(room_type)
-    since = " AND created_at >= %s" if cutoff is not None else ""
-    params = [room_pk, *([cutoff] if cutoff is not None else []), limit]
+    since = " AND m.created_at >= %s" if cutoff is not None else ""
+    params = [*([cutoff] if cutoff is not None else []), room_pk, limit]
     rows = model_rows(
         ChatMessage,
-        f"SELECT * FROM {table} WHERE room_id = %s AND NOT is_hidden{since}"
-        " ORDER BY seq DESC LIMIT %s",
+        f"SELECT m.*, r.last_seq AS room_head FROM {rooms} r"
+        f" LEFT JOIN {table} m ON m.room_id = r.id AND NOT m.is_hidden{since}"
+        " WHERE r.id = %s ORDER BY m.seq DESC LIMIT %s",
         params,
     )
-    return [message_data(m, room_id) for m in reversed(rows)]
+    head = rows[0].room_head if rows else 0
+    found = [m for m in reversed(rows) if m.pk is not None]  # None: no messages
+    return [message_data(m, room_id) for m in found], head
