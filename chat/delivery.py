@@ -73,13 +73,14 @@ def join_snapshot(
     `upto` is the newest sequence it was given, or that was committed before
     it was read: live frames up to it are not sent to the socket again.
     """
+    if last_message_id is None:
+        # The head and the rows in one statement, so of one snapshot.
+        recent, head = _recent(joined)
+        seqs = [parse_message_id(m["id"]) or 0 for m in recent]
+        return recent, None, False, max([head, *seqs])
     # Read the head first: anything committed after this read is in the rows
     # read next, or newer than both.
     head = room_heads(room_pks=[joined.pk]).get(joined.pk, 0)
-    if last_message_id is None:
-        recent = _recent(joined)
-        seqs = [parse_message_id(m["id"]) or 0 for m in recent]
-        return recent, None, False, max([head, *seqs])
     missed, has_more = selectors.message_history(
         room=joined, after=last_message_id, limit=settings.WS_HISTORY_MAX_LIMIT
     )
@@ -89,9 +90,10 @@ def join_snapshot(
     return [], missed, False, max([head, *seqs])
 
 
-def _recent(joined: JoinedRoom) -> list[dict]:
+def _recent(joined: JoinedRoom) -> tuple[list[dict], int]:
+    """Return room_state's `recent` and the room's newest sequence number."""
     if not settings.WS_ROOM_STATE_RECENT:
-        return []
+        return [], room_heads(room_pks=[joined.pk]).get(joined.pk, 0)
     return selectors.message_recent(
         room_pk=joined.pk,
         room_id=joined.room_id,

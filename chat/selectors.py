@@ -20,6 +20,7 @@ from chat.models import (
 )
 from chat.room_types import RoomRef
 from realtime import runtime
+from realtime.rows import model_rows
 from realtime.wire import iso
 
 DEFAULT_HISTORY_LIMIT = 50
@@ -57,19 +58,18 @@ def room_get_for_join(*, room_id: str, user) -> tuple[Room, bool]:
     an active `Sanction`), in one query (every join runs it); RoomNotFound
     exactly as `room_get_for_user` raises it."""
     rooms, sanctions = Room._meta.db_table, Sanction._meta.db_table
-    found = list(
-        Room.objects.raw(
-            f"SELECT r.*, EXISTS (SELECT 1 FROM {sanctions} s WHERE s.user_id = %s"
-            " AND (s.room_id = r.id OR s.room_id IS NULL) AND s.kind = %s"
-            " AND (s.ends_at IS NULL OR s.ends_at > %s)) AS banned"
-            f" FROM {rooms} r WHERE r.room_id = %s",
-            [
-                user.pk,
-                Sanction.Kind.BAN.value,
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-                room_id,
-            ],
-        )
+    found = model_rows(
+        Room,
+        f"SELECT r.*, EXISTS (SELECT 1 FROM {sanctions} s WHERE s.user_id = %s"
+        " AND (s.room_id = r.id OR s.room_id IS NULL) AND s.kind = %s"
+        " AND (s.ends_at IS NULL OR s.ends_at > %s)) AS banned"
+        f" FROM {rooms} r WHERE r.room_id = %s",
+        [
+            user.pk,
+            Sanction.Kind.BAN.value,
+            connection.ops.adapt_datetimefield_value(timezone.now()),
+            room_id,
+        ],
     )
     if not found or not room_visible_to(room=found[0], user=user):
         raise RoomNotFound()
@@ -155,18 +155,17 @@ def site_ban_of(*, user_pk: int) -> Sanction | None:
     """Return the site-wide ban in force on a user, if any (the latest to end).
     One hand-written query: every connect runs it, and compiling the ORM
     query cost more than running it."""
-    found = list(
-        Sanction.objects.raw(
-            f"SELECT * FROM {Sanction._meta.db_table} WHERE user_id = %s"
-            " AND room_id IS NULL AND kind = %s"
-            " AND (ends_at IS NULL OR ends_at > %s)"
-            " ORDER BY ends_at IS NULL DESC, ends_at DESC LIMIT 1",
-            [
-                user_pk,
-                Sanction.Kind.BAN.value,
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-            ],
-        )
+    found = model_rows(
+        Sanction,
+        f"SELECT * FROM {Sanction._meta.db_table} WHERE user_id = %s"
+        " AND room_id IS NULL AND kind = %s"
+        " AND (ends_at IS NULL OR ends_at > %s)"
+        " ORDER BY ends_at IS NULL DESC, ends_at DESC LIMIT 1",
+        [
+            user_pk,
+            Sanction.Kind.BAN.value,
+            connection.ops.adapt_datetimefield_value(timezone.now()),
+        ],
     )
     return found[0] if found else None
 
@@ -268,19 +267,24 @@ def message_history(
     return [message_data(m, room.room_id) for m in page], len(found) > limit
 
 
-def message_recent(*, room_pk: int, room_id: str, room_type: str, limit: int) -> list:
-    """Return a room's latest `limit` messages, oldest first: `message_history`
-    with no anchor, as one hand-written query (room_state's `recent`, read on
-    every join; compiling the ORM query cost more than running it)."""
-    table = ChatMessage._meta.db_table
+def message_recent(
+    *, room_pk: int, room_id: str, room_type: str, limit: int
+) -> tuple[list, int]:
+    """Return a room's latest `limit` messages, oldest first (`message_history`
+    with no anchor), and the room's newest sequence number, read together in
+    one hand-written statement: room_state's `recent`, read on every join
+    (compiling the ORM query cost more than running it)."""
+    table, rooms = ChatMessage._meta.db_table, Room._meta.db_table
     cutoff = history_cutoff(room_type)
-    since = " AND created_at >= %s" if cutoff is not None else ""
-    params = [room_pk, *([cutoff] if cutoff is not None else []), limit]
-    rows = list(
-        ChatMessage.objects.raw(
-            f"SELECT * FROM {table} WHERE room_id = %s AND NOT is_hidden{since}"
-            " ORDER BY seq DESC LIMIT %s",
-            params,
-        )
+    since = " AND m.created_at >= %s" if cutoff is not None else ""
+    params = [*([cutoff] if cutoff is not None else []), room_pk, limit]
+    rows = model_rows(
+        ChatMessage,
+        f"SELECT m.*, r.last_seq AS room_head FROM {rooms} r"
+        f" LEFT JOIN {table} m ON m.room_id = r.id AND NOT m.is_hidden{since}"
+        " WHERE r.id = %s ORDER BY m.seq DESC LIMIT %s",
+        params,
     )
-    return [message_data(m, room_id) for m in reversed(rows)]
+    head = rows[0].room_head if rows else 0
+    found = [m for m in reversed(rows) if m.pk is not None]  # None: no messages
+    return [message_data(m, room_id) for m in found], head

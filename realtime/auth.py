@@ -17,6 +17,7 @@ from django.db import connection
 
 from realtime.inbound import SHORT_STRING
 from realtime.reads import db_call
+from realtime.rows import model_rows
 from realtime.wire import INVALID_TOKEN
 
 DEVICE_TYPES = ("web", "mobile", "desktop")
@@ -75,12 +76,11 @@ class _SocketUsers:
         meta, quote = self.model._meta, connection.ops.quote_name
         value = checked_lookup_value(meta.get_field(name), value, self.model)
         columns = ", ".join(quote(meta.get_field(f).column) for f in SOCKET_USER_FIELDS)
-        found = list(
-            self.model._default_manager.raw(
-                f"SELECT {columns} FROM {quote(meta.db_table)} "
-                f"WHERE {quote(meta.get_field(name).column)} = %s",
-                [value],
-            )
+        found = model_rows(
+            self.model,
+            f"SELECT {columns} FROM {quote(meta.db_table)} "
+            f"WHERE {quote(meta.get_field(name).column)} = %s",
+            [value],
         )
         if not found:
             raise self.model.DoesNotExist

@@ -18,7 +18,7 @@ import asyncio
 import functools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 FANOUT = "hub.fanout"
 CONTROL = "hub.control"
 BATCH = "hub.batch"  # a chat batch's FANOUT messages, each process takes its own
+# Most queued background sends that go out as one layer message.
+LAYER_BATCH = 100
 
 
 class Subscriber(Protocol):
@@ -72,7 +74,7 @@ class Hub:
         # topic's frames (from the store, on joining), while that is ahead of
         # what this process has delivered of the topic.
         self.floors: dict[str, dict[Subscriber, int]] = {}
-        self._outgoing: deque[tuple[Callable[[], Awaitable[None]], str]] = deque()
+        self._outgoing: deque[tuple[list[tuple[str, dict]], str]] = deque()
         self._sender: asyncio.Future | None = None
         # Called with a label when a layer send failed (the runtime logs it).
         self.on_layer_failure: Callable[[str], None] = _log_failure
@@ -322,7 +324,7 @@ class Hub:
     ) -> None:
         """`publish`, with the layer send in the background."""
         self.deliver(topic, text, unless)
-        self._later(lambda: self._send_fanout(topic, text, unless), topic)
+        self._later([self._fanout_item(topic, text, unless)], topic)
 
     async def publish_in_order(
         self,
@@ -347,7 +349,7 @@ class Hub:
         """`publish_in_order`, with the layer send in the background."""
         for i, (topic, seq, texts) in enumerate(runs):
             self.deliver_in_order(topic, seq, texts, senders[i] if senders else None)
-        self._later(lambda: self._send_runs(runs, senders), label)
+        self._later(self._run_items(runs, senders), label)
 
     async def control(self, topic: str, action: dict) -> None:
         """Send a server-only instruction to every subscriber of `topic`."""
@@ -363,18 +365,30 @@ class Hub:
     async def _send_fanout(
         self, topic: str, text: str, unless: list[str] | None
     ) -> None:
+        await self._send_items([self._fanout_item(topic, text, unless)])
+
+    def _fanout_item(
+        self, topic: str, text: str, unless: list[str] | None
+    ) -> tuple[str, dict]:
         message: dict[str, Any] = {"type": FANOUT, "topic": topic, "text": text}
         message["at"] = metrics.stamp()
         if unless:
             message["unless"] = list(unless)
         message["origin"] = self.channel_name
-        await self.layer.group_send(group_name(topic), message)
+        return group_name(topic), message
 
     async def _send_runs(
         self,
         runs: list[tuple[str, int, list[str]]],
         senders: list[list[str | None]] | None = None,
     ) -> None:
+        await self._send_items(self._run_items(runs, senders))
+
+    def _run_items(
+        self,
+        runs: list[tuple[str, int, list[str]]],
+        senders: list[list[str | None]] | None = None,
+    ) -> list[tuple[str, dict]]:
         items = []
         for i, (topic, seq, texts) in enumerate(runs):
             message: dict[str, Any] = {
@@ -388,6 +402,11 @@ class Hub:
             if senders:
                 message["senders"] = senders[i]
             items.append((group_name(topic), message))
+        return items
+
+    async def _send_items(self, items: list[tuple[str, dict]]) -> None:
+        """Send layer messages in order: one batch to each process in any of
+        their groups when they span several groups, else one by one."""
         layer = self.layer
         if len({g for g, _ in items}) > 1 and isinstance(layer, BatchingLayer):
             await layer.group_send_batch(items, BATCH)
@@ -395,24 +414,33 @@ class Hub:
             for group, message in items:
                 await layer.group_send(group, message)
 
-    def _later(self, send: Callable[[], Awaitable[None]], label: str) -> None:
+    def _later(self, items: list[tuple[str, dict]], label: str) -> None:
         if len(self._outgoing) >= settings.WS_LAYER_BACKLOG:
             _, dropped = self._outgoing.popleft()
             metrics.layer_failure()
             self.on_layer_failure(f"{dropped} (layer backlog full)")
-        self._outgoing.append((send, label))
+        self._outgoing.append((items, label))
         if self._sender is None:
             self._sender = asyncio.ensure_future(self._send_in_order())
 
     async def _send_in_order(self) -> None:
+        # Everything queued while the previous send ran goes out as one layer
+        # message (up to LAYER_BATCH sends): a join storm's user_joined frames
+        # cost one round trip per batch, not one each.
         try:
             while self._outgoing:
-                send, label = self._outgoing.popleft()
+                items: list[tuple[str, dict]] = []
+                labels: list[str] = []
+                while self._outgoing and len(labels) < LAYER_BATCH:
+                    more, label = self._outgoing.popleft()
+                    items += more
+                    labels.append(label)
                 try:
-                    await send()
+                    await self._send_items(items)
                 except Exception:  # noqa: BLE001 - logged; the store has it
-                    metrics.layer_failure()
-                    self.on_layer_failure(label)
+                    for label in labels:
+                        metrics.layer_failure()
+                        self.on_layer_failure(label)
         finally:
             self._sender = None
 

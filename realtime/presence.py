@@ -7,18 +7,22 @@ entries carry an expiry that live processes keep pushing forward, so a crashed
 process's sockets disappear within `3 x WS_GROUP_REFRESH_SECONDS`.
 """
 
+import asyncio
 import time
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 
 from django.conf import settings
 
 ONLINE = "online"
 # Connections per client address: the "user" of an entry is the address.
 ADDRESSES = "addresses"
+# Most queued joins and leaves sent to Redis in one pipeline.
+PIPELINE = 500
 
 _SWEEP = """
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
@@ -120,6 +124,9 @@ class RedisPresence:
         self._leave = self.redis.register_script(_LEAVE)
         # This process's live entries, re-asserted by `refresh`.
         self.local: set[tuple[str, str, str]] = set()
+        # Joins and leaves waiting for the pipeline in flight, in call order.
+        self._queued: list[tuple[AsyncScript, list[str], list, asyncio.Future]] = []
+        self._sending: asyncio.Future | None = None
 
     def _keys(self, key: str) -> list[str]:
         return [f"{self.prefix}:c:{key}", f"{self.prefix}:u:{key}"]
@@ -131,13 +138,63 @@ class RedisPresence:
 
     async def join(self, key: str, user_id: str, conn_id: str) -> tuple[int, int]:
         self.local.add((key, user_id, conn_id))
-        mine, total = await self._join(self._keys(key), self._args(user_id, conn_id))
-        return int(mine), int(total)
+        return await self._call(self._join, key, user_id, conn_id)
 
     async def leave(self, key: str, user_id: str, conn_id: str) -> tuple[int, int]:
         self.local.discard((key, user_id, conn_id))
-        mine, total = await self._leave(self._keys(key), self._args(user_id, conn_id))
+        return await self._call(self._leave, key, user_id, conn_id)
+
+    async def _call(
+        self, script: AsyncScript, key: str, user_id: str, conn_id: str
+    ) -> tuple[int, int]:
+        # Calls made while a pipeline is on its way go in the next one: a join
+        # storm costs a round trip per batch, not one per socket and key.
+        future = asyncio.get_running_loop().create_future()
+        call = (script, self._keys(key), self._args(user_id, conn_id), future)
+        self._queued.append(call)
+        if self._sending is None:
+            self._sending = asyncio.ensure_future(self._send_queued())
+        mine, total = await future
         return int(mine), int(total)
+
+    async def _send_queued(self) -> None:
+        try:
+            while self._queued:
+                calls = self._queued[:PIPELINE]
+                del self._queued[:PIPELINE]
+                try:
+                    results = await self._pipelined(calls)
+                except Exception as exc:  # noqa: BLE001 - every caller gets it
+                    results = [exc] * len(calls)
+                for (*_, future), result in zip(calls, results, strict=True):
+                    if future.done():  # its caller was cancelled
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._sending = None
+
+    async def _pipelined(self, calls: list) -> list:
+        """Run the scripts of `calls` in one pipeline; return each one's result
+        or exception, in order. A restarted Redis forgot the scripts: those
+        calls run again once they are loaded."""
+        results = await self._pipeline(calls)
+        again = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if again:
+            for script in {calls[i][0] for i in again}:
+                await self.redis.script_load(script.script)
+            retried = await self._pipeline([calls[i] for i in again])
+            for i, result in zip(again, retried, strict=True):
+                results[i] = result
+        return results
+
+    async def _pipeline(self, calls: list) -> list:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for script, keys, args, _ in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            return await pipe.execute(raise_on_error=False)
 
     async def count(self, key: str) -> int:
         return int(await self.redis.hlen(self._keys(key)[1]))

@@ -30,11 +30,26 @@ def test_recent_is_the_latest_page_of_history(settings, alice, room_type, limit)
             playback_ms=seq * 1000 if seq % 2 else None,
             created_at=timezone.now() - timedelta(hours=30 if seq <= 3 else 1),
         )
-    recent = selectors.message_recent(
+    Room.objects.filter(pk=room.pk).update(last_seq=12)
+    recent, head = selectors.message_recent(
         room_pk=room.pk, room_id=room.room_id, room_type=room_type, limit=limit
     )
     assert recent == selectors.message_history(room=room, limit=limit)[0]
     assert recent  # something to compare
+    assert head == 12
+
+
+def test_recent_of_a_room_without_messages_is_empty_with_its_head():
+    """The head comes with the rows; a room with none (or none visible) still
+    has one, which the joining socket is caught up to."""
+    room = Room.objects.create(room_id="r-0", room_type=RoomType.CULTURAL_CIRCLE)
+    Room.objects.filter(pk=room.pk).update(last_seq=3)
+    assert selectors.message_recent(
+        room_pk=room.pk, room_id="r-0", room_type=room.room_type, limit=5
+    ) == ([], 3)
+    assert selectors.message_recent(
+        room_pk=room.pk + 1000, room_id="r-x", room_type=room.room_type, limit=5
+    ) == ([], 0)
 
 
 def test_room_for_join_reads_the_ban_of_this_user_only(alice, bob):

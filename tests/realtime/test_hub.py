@@ -200,3 +200,65 @@ async def test_a_failed_subscription_is_undone_and_tried_again_by_the_next():
     failing[0] = False
     await asyncio.wait_for(the_hub.subscribe("room.1", object()), 1)
     assert layer.added == ["hub.room.1"] and the_hub.groups == {"hub.room.1": 1}
+
+
+class HeldLayer:
+    """A batching layer whose first send waits for `release`; records what
+    went out, one list per layer message."""
+
+    def __init__(self) -> None:
+        self.sent: list[list[tuple[str, str]]] = []
+        self.release = asyncio.Event()
+
+    async def group_send(self, group: str, message: dict) -> None:
+        await self.release.wait()
+        self.sent.append([(group, message["text"])])
+
+    async def group_send_batch(self, items: list[tuple[str, dict]], kind: str) -> None:
+        assert kind == hub.BATCH
+        self.sent.append([(group, message["text"]) for group, message in items])
+
+    async def group_renew(self, groups: list[str], channel: str) -> None:
+        return None
+
+
+async def test_publishes_queued_during_a_layer_send_go_out_as_one_message():
+    """A join storm publishes a user_joined per join: those queued while the
+    previous layer send was on its way leave as one layer message, in publish
+    order, instead of one round trip each."""
+    the_hub = slow_hub()
+    the_hub.layer = HeldLayer()
+    the_hub.publish_soon("room.1", "a")
+    await asyncio.sleep(0)  # the first send is on its way, held
+    for topic, text in (("room.2", "b"), ("room.3", "c"), ("room.2", "d")):
+        the_hub.publish_soon(topic, text)
+    the_hub.layer.release.set()
+    await asyncio.wait_for(the_hub.flush(), 1)
+    assert the_hub.layer.sent == [
+        [(group_name("room.1"), "a")],
+        [
+            (group_name("room.2"), "b"),
+            (group_name("room.3"), "c"),
+            (group_name("room.2"), "d"),
+        ],
+    ]
+
+
+async def test_a_failed_batched_send_reports_each_publish():
+    the_hub = slow_hub()
+    the_hub.layer = HeldLayer()
+
+    async def refuse(items, kind):
+        raise ConnectionError("Redis is away")
+
+    the_hub.layer.group_send_batch = refuse
+    failures: list[str] = []
+    the_hub.on_layer_failure = failures.append
+    the_hub.publish_soon("room.1", "a")
+    await asyncio.sleep(0)
+    the_hub.publish_soon("room.2", "b")
+    the_hub.publish_soon("room.3", "c")
+    the_hub.layer.release.set()
+    await asyncio.wait_for(the_hub.flush(), 1)
+    assert failures == ["room.2", "room.3"]
+    assert the_hub.layer.sent == [[(group_name("room.1"), "a")]]
