@@ -201,7 +201,7 @@ SERVERS = [
         PROJECT_CMD,
         {**PROJECT_ENV, "DATABASE_URL": PG_BENCH_URL},
         setup=lambda server, plan: pg_bench_database() or project_setup(server, plan),
-        scenarios=("persist", "persist-load", "joins"),
+        scenarios=("rooms", "persist", "persist-load", "joins"),
     ),
 ]
 

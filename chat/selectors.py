@@ -82,13 +82,12 @@ def room_visible_to(*, room: Room, user) -> bool:
     return True
 
 
-def room_slow_mode(*, room_pk: int) -> int | None:
-    """Return a room's own slow-mode seconds (None: its type's default)."""
-    return (
-        Room.objects.filter(pk=room_pk)
-        .values_list("slow_mode_seconds", flat=True)
-        .first()
+def rooms_slow_mode(*, room_pks: list[int]) -> dict[int, tuple[str, int | None]]:
+    """Return each existing room's type and own slow-mode seconds, by pk."""
+    rows = Room.objects.filter(pk__in=room_pks).values_list(
+        "pk", "room_type", "slow_mode_seconds"
     )
+    return {pk: (room_type, own) for pk, room_type, own in rows}
 
 
 def room_presence_key(room_pk: int) -> str:

@@ -3,6 +3,8 @@
 The interval is the room's own setting (admin) or its type's default
 (`ROOM_SLOW_MODE_SECONDS`). Counted per user on this process, over all their
 connections here; the room's host (its owner) and staff are not slowed down.
+A process re-reads the settings it holds every ROOM_SETTINGS_TTL seconds, many
+rooms in one query.
 """
 
 import time
@@ -17,6 +19,8 @@ from chat.room_types import RULES, JoinedRoom
 # How long a process trusts its copy of a room's slow-mode setting: a change made
 # in admin reaches every connection within this many seconds.
 ROOM_SETTINGS_TTL = 5.0
+# Most other rooms whose settings one room's re-read brings along.
+MAX_ROOMS_PER_READ = 500
 # Users' last sends are forgotten all at once past this many (a rare reset).
 MAX_REMEMBERED_SENDS = 100_000
 
@@ -39,12 +43,31 @@ class SlowMode:
     async def interval(self, joined: JoinedRoom) -> float:
         cached = self.seconds.get(joined.pk)
         if cached is None or time.monotonic() - cached[1] > ROOM_SETTINGS_TTL:
-            own = await database_sync_to_async(selectors.room_slow_mode)(
-                room_pk=joined.pk
-            )
-            cached = (joined.rules.effective_slow_mode(own), time.monotonic())
-            self.seconds[joined.pk] = cached
+            await self._refresh(joined)
+            cached = self.seconds[joined.pk]
         return cached[0]
+
+    async def _refresh(self, joined: JoinedRoom) -> None:
+        """Re-read this room's setting, and with it every cached room's past half
+        its TTL: one query for many rooms instead of one each."""
+        now = time.monotonic()
+        stale = [
+            pk
+            for pk, (_, at) in self.seconds.items()
+            if pk != joined.pk and now - at > ROOM_SETTINGS_TTL / 2
+        ]
+        pks = [joined.pk, *stale[:MAX_ROOMS_PER_READ]]
+        found = await database_sync_to_async(selectors.rooms_slow_mode)(room_pks=pks)
+        read_at = time.monotonic()
+        own = found[joined.pk][1] if joined.pk in found else None
+        self.seconds[joined.pk] = (joined.rules.effective_slow_mode(own), read_at)
+        for pk in pks[1:]:
+            if pk in found:
+                room_type, own = found[pk]
+                seconds = RULES[room_type].effective_slow_mode(own)
+                self.seconds[pk] = (seconds, read_at)
+            else:  # deleted: read again if it is ever asked for
+                self.seconds.pop(pk, None)
 
     async def check(self, user, joined: JoinedRoom) -> None:
         """Raise RateLimited (with the wait) when `user` sent too recently here."""

@@ -12,12 +12,11 @@ process with `realtime.runtime().state(TheBatcher)`.
 """
 
 import asyncio
+import functools
 import logging
 from typing import Generic, TypeVar
 
-from channels.db import database_sync_to_async
-
-from realtime import metrics
+from realtime import dbthread, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ class Batcher(Generic[Item, Outcome]):
         return future
 
     async def _run(self) -> None:
-        store = database_sync_to_async(self.store)
+        store = functools.partial(dbthread.run, self.store)
         try:
             linger = self.linger()
             if linger > 0 and len(self.queue) < self.max_batch():

@@ -7,7 +7,8 @@ for `group_send_batch`). What each uses is declared here as a `Protocol`, and
 `check_uvicorn` / `check_websockets` / `check_channels_redis` verify it against
 the installed package when that module is first used, failing with an error
 that names the pinned version instead of an AttributeError in the middle of a
-socket's life. requirements.txt pins all three.
+socket's life. `realtime.dbthread` uses asgiref's database thread
+(`check_asgiref`). requirements.txt pins all four.
 """
 
 import asyncio
@@ -18,7 +19,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from django.core.exceptions import ImproperlyConfigured
 
-PINNED = {"uvicorn": "0.54.0", "channels-redis": "4.3.0", "websockets": "17.4"}
+PINNED = {
+    "uvicorn": "0.54.0",
+    "channels-redis": "4.3.0",
+    "websockets": "17.4",
+    "asgiref": "3.13.0",
+}
 
 
 class UvicornWebSocketProtocol(Protocol):
@@ -146,6 +152,21 @@ class BatchingLayer(Protocol):
         """Renew `channel`'s recorded memberships in `groups` in one round trip."""
 
 
+class AsgirefSyncToAsync(Protocol):
+    """What realtime.dbthread reads on asgiref's `SyncToAsync` (class level)."""
+
+    single_thread_executor: Any  # the thread every thread-sensitive call runs in
+    threadlocal: Any  # main_event_loop(_pid), read by async_to_sync
+    thread_sensitive_context: Any
+
+
+class AsgirefAsyncToSync(Protocol):
+    """What realtime.dbthread reads on asgiref's `AsyncToSync` (class level)."""
+
+    executors: Any
+    loop_thread_executors: Any
+
+
 def missing_members(cls: type, protocol: type) -> list[str]:
     """Return the members `protocol` declares that `cls` lacks: methods on the
     class, attributes assigned as `self.<name> = ...` in its source."""
@@ -218,3 +239,12 @@ def check_channels_redis() -> None:
     )
     _require("channels-redis", pubsub.RedisPubSubLoopLayer, RedisPubSubLoopLayer, user)
     _require("channels-redis", pubsub.RedisSingleShardConnection, RedisShard, user)
+
+
+def check_asgiref() -> None:
+    """Raise ImproperlyConfigured unless asgiref has what realtime.dbthread uses."""
+    from asgiref.sync import AsyncToSync, SyncToAsync
+
+    user = "realtime.dbthread"
+    _require("asgiref", SyncToAsync, AsgirefSyncToAsync, user)
+    _require("asgiref", AsyncToSync, AsgirefAsyncToSync, user)

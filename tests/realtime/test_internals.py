@@ -1,5 +1,6 @@
-"""realtime.internals: what the runtime needs of uvicorn, websockets and
-channels-redis is checked once, with an error naming the pinned version."""
+"""realtime.internals: what the runtime needs of uvicorn, websockets,
+channels-redis and asgiref is checked once, with an error naming the pinned
+version."""
 
 import gc
 import weakref
@@ -21,6 +22,7 @@ from realtime.wsprotocol import restart_parser
 def test_the_pinned_packages_have_everything_used():
     internals.check_uvicorn()
     internals.check_channels_redis()
+    internals.check_asgiref()
 
 
 def test_a_renamed_attribute_is_an_error_naming_the_pinned_version(monkeypatch):

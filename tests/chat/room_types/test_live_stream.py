@@ -194,6 +194,27 @@ async def test_a_slow_mode_change_in_admin_applies_to_open_sockets(
     assert (await ws.recv_type(comm, "error"))["data"]["code"] == "rate_limited"
 
 
+@pytest.mark.asyncio
+async def test_one_rooms_slow_mode_read_refreshes_the_other_rooms_too(
+    live_room, route, settings, quiet_counts, monkeypatch, alice, bob
+):
+    """A process re-reads every room's setting that is past half its age in the
+    query one room's chat makes: one database hop for many rooms."""
+    settings.ROOM_SLOW_MODE_SECONDS = {"live_stream": 0}
+    await Room.objects.acreate(room_id="live-2", room_type=RoomType.LIVE_STREAM)
+    a, _ = await route.open(alice, "live_stream", LIVE)
+    b, _ = await route.open(bob, "live_stream", "live-2")
+    await Room.objects.filter(room_id="live-2").aupdate(slow_mode_seconds=60)
+    monkeypatch.setattr(slow_mode, "ROOM_SETTINGS_TTL", 0)  # everything is stale
+    await route.chat(a, "one")
+    await ws.recv_type(a, "chat", skip=("user_joined",))
+    monkeypatch.setattr(slow_mode, "ROOM_SETTINGS_TTL", 1000)  # nothing is
+    await route.chat(b, "first")
+    await ws.recv_type(b, "chat", skip=("user_joined",))
+    await route.chat(b, "second")
+    assert (await ws.recv_type(b, "error"))["data"]["code"] == "rate_limited"
+
+
 def _message(room, seq: int, user, age: timedelta) -> ChatMessage:
     return ChatMessage.objects.create(
         room=room,
