@@ -35,7 +35,7 @@ def model_rows(model: type[M], sql: str, params: Sequence[Any]) -> list[M]:
         cursor.execute(sql, params)
         columns = tuple(column[0] for column in cursor.description)
         rows = cursor.fetchall()
-    plan = _plan(model, columns, connection)
+    plan = _plan(model, columns, connection)  # type: ignore[arg-type]  # classes hash
     found = []
     for row in rows:
         values = list(row)
