@@ -24,6 +24,18 @@ Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 
 
+def settle(futures: list[asyncio.Future], outcomes: list) -> None:
+    """Give each future its outcome, raised in its awaiter if an exception;
+    futures whose awaiter was cancelled are skipped."""
+    for future, outcome in zip(futures, outcomes, strict=True):
+        if future.done():
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
 class Batcher(Generic[Item, Outcome]):
     """Stores submitted items in batches of at most `max_batch()`, in order."""
 
@@ -79,13 +91,7 @@ class Batcher(Generic[Item, Outcome]):
                 outcomes = await self._store(store, items)
                 metrics.batch_stored(self, items, outcomes, started)
                 await self.published(items, outcomes)
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(outcome, Exception):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
+                settle([future for _, future in batch], outcomes)
         finally:
             self.task = None
 

@@ -11,8 +11,8 @@ bucket of 2: 9.5 of a rate of 10 kept, p99 492 ms; of 1: 4.1 kept, p99 147 ms,
 in one run). With frames arriving at random, fewer than `rate` a second are
 kept: about 40 % of it in the live bench. It is fair across senders: a
 sender gets at most `ceil(rate / senders)` frames of a one-second window,
-`senders` being how many sent in the
-previous window (or so far in this one, if more). Frames published without a
+`senders` being how many sent in the previous window (or so far in this one,
+if more). Frames published without a
 sender (the assistant's) are always delivered; so are those of a topic's exempt
 senders (its host, staff), which take a token all the same (the bucket may go
 below zero: they count towards the rate).

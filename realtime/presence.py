@@ -18,6 +18,8 @@ from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 
 from django.conf import settings
 
+from realtime.batching import settle
+
 ONLINE = "online"
 # Connections per client address: the "user" of an entry is the address.
 ADDRESSES = "addresses"
@@ -166,13 +168,7 @@ class RedisPresence:
                     results = await self._pipelined(calls)
                 except Exception as exc:  # noqa: BLE001 - every caller gets it
                     results = [exc] * len(calls)
-                for (*_, future), result in zip(calls, results, strict=True):
-                    if future.done():  # its caller was cancelled
-                        continue
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+                settle([future for *_, future in calls], results)
         finally:
             self._sending = None
 
