@@ -65,7 +65,9 @@ def test_frames_too_large_to_be_shared_are_not_kept():
 def test_a_frame_is_compressed_once_for_every_socket_it_goes_to():
     shared = FrameCache(12, 0)
     text = '{"type":"chat"}' * 20
-    assert shared.frame(text) is shared.frame("".join([text]))
+    same_text = text[:7] + text[7:]  # equal, another object
+    assert same_text is not text
+    assert shared.frame(text) is shared.frame(same_text)
 
 
 def test_the_cache_keeps_the_most_recent_frames_only():
